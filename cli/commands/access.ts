@@ -1,0 +1,109 @@
+// routes and can: the effective route table, and whether a principal may call a route (and why).
+import { findUser, userNotFound } from "../../src/admin/users.ts";
+import { decide, describeAccess } from "../../src/auth/guard.ts";
+import type { Principal } from "../../src/auth/principal.ts";
+import { tokenNotFound } from "../../src/auth/tokens.ts";
+import { loadHandlers } from "../../src/config/handlers.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { allBuiltinRoutes } from "../../src/server/assemble.ts";
+import { type RouteEntry, buildRouteTable } from "../../src/server/route-table.ts";
+import { command } from "../command.ts";
+import { CommandError, loadOptionalConfig, printJson, printTable, withDatabase } from "../runtime.ts";
+
+const notServing = () => {
+  throw new Error("the route table is being listed, not served");
+};
+
+async function effectiveTable(args: Record<string, unknown>): Promise<{ config: Config; table: RouteEntry[] }> {
+  const config = await loadOptionalConfig({ ...args, config: args.config ?? "./endpoint.yaml" }, true);
+  if (!config) throw new CommandError("cannot read config file './endpoint.yaml': file not found");
+  const table = buildRouteTable(config, await loadHandlers(config), allBuiltinRoutes(config, notServing, notServing));
+  return { config, table };
+}
+
+export const routesCommand = command({
+  name: "routes",
+  description: "Print the effective route table: built-in routes and those of endpoint.yaml",
+  args: { json: { type: "boolean", description: "Print JSON" } },
+  async run({ args }) {
+    const { table } = await effectiveTable(args);
+    if (args.json)
+      return printJson(
+        table.map((r) => ({
+          name: r.name,
+          method: r.method,
+          path: r.path,
+          handler: r.handlerName,
+          public: r.rule.public,
+          groups: r.rule.groups,
+          auth: r.rule.accepts,
+          origin: r.origin,
+          description: r.description ?? null,
+        })),
+      );
+    printTable(
+      ["METHOD", "PATH", "NAME", "HANDLER", "ACCESS", "AUTH"],
+      table.map((r) => [r.method, r.path, r.name, r.handlerName, describeAccess(r.rule), r.rule.public ? "-" : r.rule.accepts.join(",")]),
+    );
+  },
+});
+
+export const canCommand = command({
+  name: "can",
+  description: "Say whether a user (or a token) may call a route, and which rule decides (exit 0 yes, 1 no)",
+  args: {
+    username: { type: "string", description: "The user to check", valueHint: "U" },
+    token: { type: "string", description: "A token id to check (with its owner's groups and its route scope)", valueHint: "ID" },
+    route: { type: "string", description: "The route's name (see: routes)", required: true, valueHint: "NAME" },
+  },
+  async run({ args }) {
+    if (!args.username === !args.token) throw new CommandError("give exactly one of --username or --token");
+    const { table } = await effectiveTable(args);
+    const route = table.find((r) => r.name === args.route);
+    if (!route) throw new CommandError(`no route is named '${args.route}'; see: bun run cli routes`);
+    await withDatabase(args, async ({ db }) => {
+      let principal: Principal;
+      let who: string;
+      if (args.username) {
+        const user = await findUser(db, args.username);
+        if (!user) throw userNotFound(args.username);
+        if (user.disabled) return deny(`no: user '${user.username}' is disabled`);
+        const via = route.rule.accepts.includes("session") ? "session" : "token";
+        principal = { id: user.id, username: user.username, groups: await groupsOf(db, user.id), via };
+        who = `user '${user.username}' (by ${via})`;
+      } else {
+        const token = await db
+          .selectFrom("api_tokens")
+          .innerJoin("users", "users.id", "api_tokens.user_id")
+          .select(["api_tokens.id", "api_tokens.routes", "api_tokens.revoked_at", "api_tokens.expires_at", "users.id as user_id", "users.username", "users.disabled"])
+          .where("api_tokens.id", "=", /^[0-9a-f-]{36}$/.test(args.token!) ? args.token! : "00000000-0000-0000-0000-000000000000")
+          .executeTakeFirst();
+        if (!token) throw tokenNotFound(args.token!);
+        if (token.revoked_at) return deny(`no: token ${token.id} is revoked`);
+        if (token.expires_at.getTime() <= Date.now()) return deny(`no: token ${token.id} has expired`);
+        if (token.disabled) return deny(`no: the token's owner '${token.username}' is disabled`);
+        principal = { id: token.user_id, username: token.username, groups: await groupsOf(db, token.user_id), via: "token", tokenId: token.id, tokenRoutes: token.routes };
+        who = `token ${token.id} of '${token.username}'`;
+      }
+      const decision = decide(route.rule, principal);
+      const line = `${who} ${decision.outcome === "allow" ? "may" : "may not"} call '${route.name}' (${route.method} ${route.path}): ${decision.because}`;
+      if (decision.outcome === "allow") console.log(`yes: ${line}`);
+      else deny(`no: ${line}`);
+    });
+  },
+});
+
+function deny(line: string): void {
+  console.log(line);
+  process.exitCode = 1;
+}
+
+async function groupsOf(db: Parameters<typeof findUser>[0], userId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom("group_members")
+    .innerJoin("groups", "groups.id", "group_members.group_id")
+    .select("groups.name")
+    .where("group_members.user_id", "=", userId)
+    .execute();
+  return rows.map((r) => r.name);
+}

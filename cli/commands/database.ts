@@ -1,0 +1,104 @@
+// init-db and migrate: create the database and move its schema.
+import { defineCommand } from "citty";
+import {
+  type MigrationStep,
+  makeMigration,
+  migrateDown,
+  migrateToLatest,
+  migrateUp,
+  migrationStatus,
+} from "../../db/migrate.ts";
+import { command } from "../command.ts";
+import { CommandError, UsageError, printJson, printTable, withDatabase } from "../runtime.ts";
+
+function report(steps: MigrationStep[], nothing: string): void {
+  if (steps.length === 0) return console.log(nothing);
+  for (const step of steps) console.log(`${step.direction === "Up" ? "applied" : "reverted"} ${step.name}`);
+}
+
+export const initDbCommand = command({
+  name: "init-db",
+  description: "Create the database if needed and apply all migrations (safe to run again)",
+  async run({ args }) {
+    await withDatabase(
+      args,
+      async (handle) => {
+        const steps = await migrateToLatest(handle.db);
+        report(steps, `database ${handle.displayUrl} is up to date`);
+        if (steps.length) console.log(`database ${handle.displayUrl} is ready`);
+      },
+      { create: true, needsSchema: false },
+    );
+  },
+});
+
+const jsonArg = { json: { type: "boolean", description: "Print JSON" } } as const;
+
+export const migrateCommand = defineCommand({
+  meta: { name: "migrate", description: "Apply, revert, list or scaffold migrations" },
+  subCommands: {
+    latest: command({
+      name: "latest",
+      description: "Apply all pending migrations",
+      async run({ args }) {
+        await withDatabase(args, async (h) => report(await migrateToLatest(h.db), "no pending migrations"), { needsSchema: false });
+      },
+    }),
+    up: command({
+      name: "up",
+      description: "Apply the next pending migration",
+      async run({ args }) {
+        await withDatabase(args, async (h) => report(await migrateUp(h.db), "no pending migrations"), { needsSchema: false });
+      },
+    }),
+    down: command({
+      name: "down",
+      description: "Revert the last applied migration",
+      async run({ args }) {
+        await withDatabase(args, async (h) => report(await migrateDown(h.db), "no applied migrations"), { needsSchema: false });
+      },
+    }),
+    status: command({
+      name: "status",
+      description: "List applied and pending migrations",
+      args: jsonArg,
+      async run({ args }) {
+        await withDatabase(
+          args,
+          async (h) => {
+            const all = await migrationStatus(h.db);
+            if (args.json) return printJson(all.map((m) => ({ name: m.name, applied_at: m.appliedAt })));
+            printTable(["MIGRATION", "APPLIED"], all.map((m) => [m.name, m.appliedAt ? m.appliedAt.toISOString() : "pending"]));
+          },
+          { needsSchema: false },
+        );
+      },
+    }),
+    check: command({
+      name: "check",
+      description: "Exit 1 when any migration is pending (for deploy scripts and CI)",
+      async run({ args }) {
+        await withDatabase(
+          args,
+          async (h) => {
+            const pending = (await migrationStatus(h.db)).filter((m) => !m.appliedAt);
+            if (pending.length === 0) return console.log("no pending migrations");
+            throw new CommandError(`${pending.length} pending migration${pending.length === 1 ? "" : "s"}: ${pending.map((m) => m.name).join(", ")}`);
+          },
+          { needsSchema: false },
+        );
+      },
+    }),
+    make: command({
+      name: "make",
+      description: "Scaffold a new timestamped migration in db/migrations/",
+      args: { name: { type: "positional", description: "What the migration does, e.g. add_user_email", required: true } } as const,
+      async run({ args }) {
+        if (!/^[a-z0-9][a-z0-9_]{0,62}$/.test(args.name))
+          throw new UsageError("migration name must be 1-63 lower-case letters, digits or '_', e.g. add_user_email");
+        const file = await makeMigration(args.name);
+        console.log(`created ${file}`);
+      },
+    }),
+  },
+});

@@ -1,0 +1,71 @@
+// add-group, remove-group, list-groups, add-group-member, remove-group-member.
+import { addMember, createGroup, listGroups, removeGroup, removeMember } from "../../src/admin/groups.ts";
+import { command } from "../command.ts";
+import { cliActor, printJson, printTable, withDatabase } from "../runtime.ts";
+
+const groupnameArg = { groupname: { type: "string", description: "The group's name", required: true, valueHint: "G" } } as const;
+const membernameArg = { membername: { type: "string", description: "The member's username", required: true, valueHint: "U" } } as const;
+
+export const addGroupCommand = command({
+  name: "add-group",
+  description: "Create a group",
+  args: { ...groupnameArg, description: { type: "string", description: "What the group is for", valueHint: "D" } },
+  async run({ args }) {
+    await withDatabase(args, async ({ db }) => {
+      const group = await createGroup(db, cliActor(), { name: args.groupname, description: args.description });
+      console.log(`group '${group.name}' created`);
+    });
+  },
+});
+
+export const removeGroupCommand = command({
+  name: "remove-group",
+  description: "Remove a group and its memberships",
+  args: groupnameArg,
+  async run({ args }) {
+    await withDatabase(args, async ({ db }) => {
+      await removeGroup(db, cliActor(), args.groupname);
+      console.log(`group '${args.groupname}' removed`);
+    });
+  },
+});
+
+export const listGroupsCommand = command({
+  name: "list-groups",
+  description: "List groups with their members",
+  args: { json: { type: "boolean", description: "Print JSON" } },
+  async run({ args }) {
+    await withDatabase(args, async ({ db }) => {
+      const groups = await listGroups(db);
+      if (args.json) return printJson(groups);
+      printTable(
+        ["GROUP", "MEMBERS", "DESCRIPTION"],
+        groups.map((g) => [g.name, g.members.join(",") || "-", g.description]),
+      );
+    });
+  },
+});
+
+export const addGroupMemberCommand = command({
+  name: "add-group-member",
+  description: "Add a user to a group",
+  args: { ...groupnameArg, ...membernameArg },
+  async run({ args }) {
+    await withDatabase(args, async ({ db }) => {
+      await addMember(db, cliActor(), args.groupname, args.membername);
+      console.log(`user '${args.membername}' added to group '${args.groupname}'`);
+    });
+  },
+});
+
+export const removeGroupMemberCommand = command({
+  name: "remove-group-member",
+  description: "Remove a user from a group",
+  args: { ...groupnameArg, ...membernameArg },
+  async run({ args }) {
+    await withDatabase(args, async ({ db }) => {
+      await removeMember(db, cliActor(), args.groupname, args.membername);
+      console.log(`user '${args.membername}' removed from group '${args.groupname}'`);
+    });
+  },
+});

@@ -1,0 +1,25 @@
+// validate: check endpoint.yaml without starting anything, the way `nginx -t` does.
+import { loadConfig } from "../../src/config/load.ts";
+import { formatFinding } from "../../src/config/findings.ts";
+import { command } from "../command.ts";
+import { DEFAULT_CONFIG } from "../runtime.ts";
+
+export const validateCommand = command({
+  name: "validate",
+  description: "Check endpoint.yaml: every error, one file:line:col line each (exit 1 if any)",
+  args: { json: { type: "boolean", description: "Print the result as JSON" } } as const,
+  async run({ args }) {
+    const file = typeof args.config === "string" && args.config ? args.config : DEFAULT_CONFIG.replace(/^\.\//, "");
+    const result = await loadConfig(file);
+    if (!result.ok) {
+      if (args.json) console.log(JSON.stringify({ ok: false, errors: result.findings }, null, 2));
+      else for (const finding of result.findings) console.error(formatFinding(finding));
+      process.exitCode = 1;
+      return;
+    }
+    const { routes, groups } = result.config;
+    const summary = { ok: true, routes: routes.length, groups: Object.keys(groups).length };
+    if (args.json) console.log(JSON.stringify(summary));
+    else console.log(`${file}: OK — ${summary.routes} routes, ${summary.groups} groups`);
+  },
+});

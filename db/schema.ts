@@ -1,0 +1,105 @@
+// Kysely's view of Endpoint's tables. Column names are used as they are (snake_case) everywhere above db/,
+// so one grep finds the column, its type and every query that touches it.
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface UserTable {
+  id: Generated<string>;
+  /** Kept as typed; unique without regard to case (index on lower(username)). */
+  username: string;
+  /** argon2id, from Bun.password. */
+  password_hash: string;
+  disabled: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface GroupTable {
+  id: Generated<string>;
+  name: string;
+  description: Generated<string>;
+  created_at: CreatedAt;
+}
+
+export interface GroupMemberTable {
+  group_id: string;
+  user_id: string;
+  created_at: CreatedAt;
+}
+
+export interface SessionTable {
+  /** SHA-256 (hex) of the random id in the cookie; the id itself is never stored. */
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: CreatedAt;
+  last_seen_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** When the user last typed their password (for sudo mode). */
+  authenticated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  client_address: string | null;
+  user_agent: string | null;
+}
+
+export interface ApiTokenTable {
+  /** The token's jti. */
+  id: Generated<string>;
+  user_id: string;
+  name: string;
+  /** Route names the token may call; null = any route its owner's groups allow. */
+  routes: string[] | null;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface LoginThrottleTable {
+  /** "user:<lowercased name>" or "address:<ip>". */
+  key: string;
+  failures: number;
+  window_started_at: Timestamp;
+  locked_until: NullableTimestamp;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: CreatedAt;
+  /** Who did it: a username, or "cli:<os user>" for the command line. */
+  actor: string;
+  /** cli | web | api */
+  source: string;
+  action: string;
+  target: string;
+  client_address: string | null;
+  detail: ColumnType<Record<string, unknown>, string | Record<string, unknown> | undefined, never>;
+}
+
+export interface EventTable {
+  id: Generated<string>;
+  received_at: CreatedAt;
+  source: string;
+  kind: string;
+  payload: ColumnType<unknown, string, never>;
+}
+
+export interface Database {
+  users: UserTable;
+  groups: GroupTable;
+  group_members: GroupMemberTable;
+  sessions: SessionTable;
+  api_tokens: ApiTokenTable;
+  login_throttle: LoginThrottleTable;
+  audit_log: AuditLogTable;
+  events: EventTable;
+}
+
+export type User = Selectable<UserTable>;
+export type NewUser = Insertable<UserTable>;
+export type UserUpdate = Updateable<UserTable>;
+export type Group = Selectable<GroupTable>;
+export type ApiToken = Selectable<ApiTokenTable>;
+export type Session = Selectable<SessionTable>;
+export type AuditEntry = Selectable<AuditLogTable>;

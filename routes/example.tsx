@@ -1,0 +1,113 @@
+// The example app that ships with Endpoint (see endpoint.yaml): one handler per feature.
+import { t } from "elysia";
+import { defineHandler } from "../src/handlers/define-handler.ts";
+import { html } from "../src/handlers/html.ts";
+import { Layout } from "../src/pages/layout.tsx";
+
+/** status — public: is the service up, and which version answers. */
+export const status = defineHandler({
+  handle: () => ({ status: "ok", service: "endpoint" }),
+});
+
+/** whoami — any signed-in principal: who the server thinks you are. */
+export const whoami = defineHandler({
+  handle: ({ principal }) => ({
+    id: principal!.id,
+    username: principal!.username,
+    groups: principal!.groups,
+    via: principal!.via,
+  }),
+});
+
+/** home — the public home page. */
+export const home = defineHandler({
+  handle: ({ principal }) =>
+    html(
+      <Layout title="Home" principal={principal}>
+        <h1>Endpoint</h1>
+        {principal ? (
+          <p>
+            Signed in as <strong safe>{principal.username}</strong>. See the <a href="/events">recorded events</a>.
+          </p>
+        ) : (
+          <p>
+            A small, self-hosted web server. <a href="/login">Sign in</a> to see the recorded events.
+          </p>
+        )}
+      </Layout>,
+    ),
+});
+
+/** webhook — token-only, services group: a remote service reports an event, which is recorded. */
+export const receiveEvent = defineHandler({
+  body: t.Object(
+    {
+      kind: t.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._:-]+$" }),
+      payload: t.Optional(t.Record(t.String({ maxLength: 64 }), t.Unknown(), { maxProperties: 50 })),
+    },
+    { additionalProperties: false },
+  ),
+  async handle({ body, principal, db, log }) {
+    const row = await db
+      .insertInto("events")
+      .values({ source: principal!.username, kind: body.kind, payload: JSON.stringify(body.payload ?? {}) })
+      .returning(["id", "received_at"])
+      .executeTakeFirstOrThrow();
+    log.info("event_recorded", { event_id: row.id, kind: body.kind });
+    return new Response(JSON.stringify({ id: row.id, received_at: row.received_at }), {
+      status: 201,
+      headers: { "Content-Type": "application/json; charset=utf-8" },
+    });
+  },
+});
+
+/** events — session-only page for the users group: the latest recorded events. */
+export const listEvents = defineHandler({
+  query: t.Object({ page: t.Optional(t.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false }),
+  async handle({ db, principal, query }) {
+    const perPage = 50;
+    const page = query.page ?? 1;
+    const events = await db
+      .selectFrom("events")
+      .select(["id", "received_at", "source", "kind", "payload"])
+      .orderBy("id", "desc")
+      .limit(perPage + 1)
+      .offset((page - 1) * perPage)
+      .execute();
+    const hasMore = events.length > perPage;
+    return html(
+      <Layout title="Events" principal={principal}>
+        <h1>Recorded events</h1>
+        {events.length === 0 ? (
+          <p class="muted">No events yet. Services post them to the webhook route.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Source</th>
+                <th>Kind</th>
+                <th>Payload</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.slice(0, perPage).map((event) => (
+                <tr>
+                  <td safe>{event.received_at.toISOString()}</td>
+                  <td safe>{event.source}</td>
+                  <td safe>{event.kind}</td>
+                  <td>
+                    <code safe>{JSON.stringify(event.payload)}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <p>
+          {page > 1 ? <a href={`/events?page=${page - 1}`}>Newer</a> : ""} {hasMore ? <a href={`/events?page=${page + 1}`}>Older</a> : ""}
+        </p>
+      </Layout>,
+    );
+  },
+});

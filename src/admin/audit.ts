@@ -1,0 +1,47 @@
+// The audit log: who changed what, when and from where. Callers pass names and ids, never secrets.
+import type { Kysely } from "kysely";
+import type { Database } from "../../db/schema.ts";
+
+/** Who is making a change, and through which door. */
+export interface Actor {
+  name: string;
+  source: "cli" | "web" | "api";
+  clientAddress?: string | null;
+}
+
+export async function recordAudit(
+  db: Kysely<Database>,
+  actor: Actor,
+  action: string,
+  target: string,
+  detail: Record<string, unknown> = {},
+): Promise<void> {
+  await db
+    .insertInto("audit_log")
+    .values({
+      actor: actor.name,
+      source: actor.source,
+      action,
+      target,
+      client_address: actor.clientAddress ?? null,
+      detail: JSON.stringify(detail),
+    })
+    .execute();
+}
+
+export interface AuditPage {
+  entries: Array<{ id: string; at: Date; actor: string; source: string; action: string; target: string; client_address: string | null; detail: Record<string, unknown> }>;
+  total: number;
+}
+
+/** Newest first. */
+export async function listAudit(db: Kysely<Database>, { limit = 50, offset = 0 } = {}): Promise<AuditPage> {
+  const [rows, count] = await Promise.all([
+    db.selectFrom("audit_log").selectAll().orderBy("id", "desc").limit(limit).offset(offset).execute(),
+    db.selectFrom("audit_log").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow(),
+  ]);
+  return {
+    entries: rows.map((r) => ({ id: r.id, at: r.at, actor: r.actor, source: r.source, action: r.action, target: r.target, client_address: r.client_address, detail: r.detail })),
+    total: Number(count.n),
+  };
+}

@@ -1,0 +1,145 @@
+// The one schema of endpoint.yaml. The loader validates against it (with line and column for every fault),
+// `bun run schema` turns it into the JSON Schema editors use, and Config is what the rest of Endpoint reads.
+// No config value ever becomes a schema default (Elysia #1864): defaults live in normalize.ts, as plain code.
+import { Type as t } from "@sinclair/typebox";
+import type { Credential } from "../auth/principal.ts";
+
+export const NAME_PATTERN = "^[a-z0-9][a-z0-9._-]{0,63}$";
+const duration = (description: string) =>
+  t.Union([t.String({ pattern: "^\\s*\\d{1,9}\\s*[smhdwSMHDW]?\\s*$" }), t.Integer({ minimum: 0 })], { description: `${description} (e.g. 30s, 15m, 12h, 90d)` });
+
+export const ServerSection = t.Object(
+  {
+    host: t.Optional(t.String({ minLength: 1, maxLength: 255, description: "Address to listen on (default 127.0.0.1)" })),
+    port: t.Optional(t.Integer({ minimum: 1, maximum: 65535, description: "Port to listen on (default 8000)" })),
+    public_url: t.Optional(t.String({ pattern: "^https?://[^/?#\\s]+/?$", description: "The site's address as browsers see it, e.g. https://endpoint.example (default http://localhost:<port>)" })),
+    trusted_proxies: t.Optional(t.Integer({ minimum: 0, maximum: 10, description: "How many proxies (nginx…) stand in front; X-Forwarded-For is believed only that far (default 0)" })),
+    body_limit: t.Optional(
+      t.Union([t.String({ pattern: "^\\s*\\d{1,12}\\s*([bB]|[kKmM][bB]|[kKmM][iI][bB])?\\s*$" }), t.Integer({ minimum: 1 })], {
+        description: "Largest request body accepted, e.g. 1mb or 512kb (default 1mb, at most 64mb)",
+      }),
+    ),
+    openapi: t.Optional(t.Union([t.Literal("public"), t.Literal("authenticated"), t.Literal("off")], { description: "Who may read /api/openapi.json (default authenticated)" })),
+    shutdown_grace: t.Optional(duration("How long in-flight requests may take to finish at shutdown (default 10s)")),
+  },
+  { additionalProperties: false, description: "The HTTP server" },
+);
+
+export const DatabaseSection = t.Object(
+  {
+    url: t.Optional(t.String({ description: "postgres://user:pass@host/db or pglite:PATH; DATABASE_URL and --database-url override it; none = embedded PGlite in data/" })),
+  },
+  { additionalProperties: false, description: "Where users, groups, sessions and tokens live" },
+);
+
+export const AuthSection = t.Object(
+  {
+    session: t.Optional(
+      t.Object(
+        {
+          idle_timeout: t.Optional(duration("A session ends after this long without a request (default 30m)")),
+          absolute_timeout: t.Optional(duration("A session ends this long after sign-in, active or not (default 12h)")),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    cookie: t.Optional(
+      t.Object(
+        {
+          name: t.Optional(t.String({ pattern: "^[A-Za-z0-9_-]{1,64}$", description: "Session cookie name (default __Host-session when secure, else endpoint_session)" })),
+          secure: t.Optional(t.Union([t.Boolean(), t.Literal("auto")], { description: "Send the cookie over https only (default auto: when public_url is https)" })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    admin_group: t.Optional(t.String({ pattern: NAME_PATTERN, description: "Members of this group administer Endpoint (default admin)" })),
+    tokens: t.Optional(
+      t.Object(
+        {
+          default_expiry: t.Optional(duration("Lifetime of a new API token when none is asked for (default 90d)")),
+          max_expiry: t.Optional(duration("Longest lifetime a token may be given (default 365d)")),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    secret: t.Optional(t.String({ description: "Signs API tokens. Prefer ${ENDPOINT_SECRET}: never commit a secret" })),
+    previous_secrets: t.Optional(t.Array(t.String(), { description: "Older secrets still accepted for verification while tokens are rotated" })),
+  },
+  { additionalProperties: false, description: "Sessions, cookies and API tokens" },
+);
+
+export const GroupEntry = t.Object(
+  { description: t.String({ maxLength: 500, description: "What the group is for" }) },
+  { additionalProperties: false },
+);
+
+export const RouteEntry = t.Object(
+  {
+    name: t.String({ pattern: NAME_PATTERN, description: "Unique id of the route, used in logs, token scopes and `routes` output" }),
+    method: t.Optional(t.Union([t.Literal("GET"), t.Literal("POST"), t.Literal("PUT"), t.Literal("PATCH"), t.Literal("DELETE")], { description: "HTTP method (default GET)" })),
+    path: t.String({ minLength: 1, maxLength: 512, description: "Path with :param segments, e.g. /hooks/:source" }),
+    handler: t.String({ pattern: "^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\\.[A-Za-z_$][A-Za-z0-9_$]*$", description: "<module>.<export>: routes/<module>.ts and a handler it exports" }),
+    public: t.Optional(t.Boolean({ description: "true: anyone may call it, signed in or not" })),
+    groups: t.Optional(t.Array(t.String({ pattern: "^(\\*|[a-z0-9][a-z0-9._-]{0,63})$" }), { minItems: 1, description: "Signed-in members of any of these groups may call it; [\"*\"] = anyone signed in" })),
+    auth: t.Optional(t.Array(t.Union([t.Literal("session"), t.Literal("token")]), { minItems: 1, maxItems: 2, uniqueItems: true, description: "Credentials accepted: [session], [token] or both (default both)" })),
+    description: t.Optional(t.String({ maxLength: 500, description: "Shown in `routes` output and the API docs" })),
+  },
+  { additionalProperties: false },
+);
+
+export const EndpointConfigSchema = t.Object(
+  {
+    server: t.Optional(ServerSection),
+    database: t.Optional(DatabaseSection),
+    auth: t.Optional(AuthSection),
+    groups: t.Optional(t.Record(t.String({ pattern: NAME_PATTERN }), GroupEntry, { description: "The groups routes may name, each with a description" })),
+    routes: t.Array(RouteEntry, { description: "Every route the server answers, besides its built-in ones" }),
+  },
+  { additionalProperties: false, title: "endpoint.yaml", description: "Endpoint's routes, groups and settings" },
+);
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface RouteConfig {
+  name: string;
+  method: HttpMethod;
+  path: string;
+  /** "module.export" exactly as written. */
+  handler: string;
+  /** true ⇒ groups is []. */
+  public: boolean;
+  /** May contain "*" = any signed-in principal. */
+  groups: string[];
+  auth: Credential[];
+  description?: string;
+}
+
+export interface Config {
+  /** Absolute path of the YAML file. */
+  file: string;
+  /** sha256 hex of the file's bytes: lets two instances behind one proxy be told apart. */
+  hash: string;
+  server: {
+    host: string;
+    port: number;
+    publicUrl: string;
+    trustedProxies: number;
+    bodyLimitBytes: number;
+    openapi: "public" | "authenticated" | "off";
+    shutdownGraceSeconds: number;
+  };
+  database: { url?: string };
+  auth: {
+    sessionIdleSeconds: number;
+    sessionAbsoluteSeconds: number;
+    cookieName: string;
+    cookieSecure: boolean;
+    adminGroup: string;
+    tokenDefaultExpirySeconds: number;
+    tokenMaxExpirySeconds: number;
+    secret?: string;
+    verifySecrets: string[];
+  };
+  groups: Record<string, { description: string }>;
+  routes: RouteConfig[];
+}

@@ -1,0 +1,73 @@
+// The handler API that route modules under routes/ use: a typed helper that bundles optional request schemas
+// (Elysia's `t`) with the function that answers. The route table mounts these; nothing else is a handler.
+import type { Static, TSchema } from "elysia";
+import type { Kysely } from "kysely";
+import type { Database } from "../../db/schema.ts";
+import type { Principal } from "../auth/principal.ts";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../server/logger.ts";
+
+/** What a handler receives: the request, already validated, and the services it may use. */
+export interface HandlerContext<Params, Query, Body> {
+  params: Params;
+  query: Query;
+  body: Body;
+  /** The caller, or null on a public route called anonymously. */
+  principal: Principal | null;
+  /** For a caller signed in by the session cookie: the session (its hash) and the CSRF token forms must carry. */
+  session: { idHash: string; csrfToken: string; authenticatedAt: number } | null;
+  /** A urlencoded form body, for handlers that declare no JSON body (already checked against CSRF). */
+  form: URLSearchParams | undefined;
+  /** The client's address, taken from X-Forwarded-For only as far as the trusted proxies allow. */
+  clientAddress: string | undefined;
+  db: Kysely<Database>;
+  config: Config;
+  log: Logger;
+  request: Request;
+  requestId: string;
+}
+
+type Input<S> = S extends TSchema ? Static<S> : undefined;
+
+export interface HandlerSpec<P extends TSchema | undefined, Q extends TSchema | undefined, B extends TSchema | undefined> {
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Returns a JSON value, a Response, or JSX (a string of HTML, sent as a page). */
+  handle(context: HandlerContext<Input<P>, Input<Q>, Input<B>>): unknown | Promise<unknown>;
+}
+
+const HANDLER = Symbol.for("endpoint.handler");
+
+export interface Handler {
+  readonly [HANDLER]: true;
+  readonly params?: TSchema;
+  readonly query?: TSchema;
+  readonly body?: TSchema;
+  handle(context: HandlerContext<any, any, any>): unknown | Promise<unknown>;
+}
+
+/**
+ * Define a route handler.
+ *
+ * @example
+ * // routes/hooks.ts
+ * export const receive = defineHandler({
+ *   body: t.Object({ event: t.String({ maxLength: 64 }) }),
+ *   async handle({ body, principal, db }) {
+ *     return { received: body.event, by: principal?.username };
+ *   },
+ * });
+ */
+export function defineHandler<
+  P extends TSchema | undefined = undefined,
+  Q extends TSchema | undefined = undefined,
+  B extends TSchema | undefined = undefined,
+>(spec: HandlerSpec<P, Q, B>): Handler {
+  return Object.freeze({ ...spec, [HANDLER]: true as const }) as unknown as Handler;
+}
+
+/** True for values made by defineHandler: the only exports a route may name. */
+export function isHandler(value: unknown): value is Handler {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[HANDLER] === true;
+}

@@ -1,0 +1,42 @@
+// The one layout every page shares. Children arrive already rendered (and escaped by their authors);
+// everything this file prints from data goes through `safe`.
+import type { Principal } from "../auth/principal.ts";
+
+export interface LayoutProps {
+  title: string;
+  principal?: Principal | null;
+  children?: JSX.Element | JSX.Element[];
+}
+
+export function Layout({ title, principal, children }: LayoutProps): JSX.Element {
+  return (
+    <>
+      {"<!doctype html>"}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title safe>{title} · Endpoint</title>
+          <link rel="stylesheet" href="/static/endpoint.css" />
+        </head>
+        <body>
+          <header class="top">
+            <a class="brand" href="/">
+              Endpoint
+            </a>
+            <nav>
+              {principal ? (
+                <span class="who" safe>
+                  {principal.username}
+                </span>
+              ) : (
+                <a href="/login">Sign in</a>
+              )}
+            </nav>
+          </header>
+          <main>{children as "safe"}</main>
+        </body>
+      </html>
+    </>
+  );
+}

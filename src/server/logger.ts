@@ -1,0 +1,72 @@
+// Structured logs: one JSON object per line, UTC timestamps, control characters escaped by JSON itself, so a
+// username holding "\r\n{...}" cannot forge a line. Lines are buffered and written in batches, not one
+// synchronous write per request.
+import { writeSync } from "node:fs";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(event: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every line (e.g. the request id). */
+  child(fields: LogFields): Logger;
+}
+
+export interface LogSink {
+  write(line: string): void;
+  flush(): void;
+}
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** A sink that collects lines and writes them to a file descriptor every few milliseconds or 64 KiB. */
+export function bufferedSink(fd = 1, intervalMs = 50): LogSink {
+  let buffer: string[] = [];
+  let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (buffer.length === 0) return;
+    const text = buffer.join("");
+    buffer = [];
+    size = 0;
+    try {
+      writeSync(fd, text);
+    } catch {
+      // A closed stdout must not take the server down.
+    }
+  };
+  return {
+    write(line) {
+      buffer.push(line);
+      size += line.length;
+      if (size >= 65_536) flush();
+      else timer ??= setTimeout(flush, intervalMs);
+    },
+    flush,
+  };
+}
+
+/** A sink that keeps lines in memory (for tests and the CLI). */
+export function memorySink(): LogSink & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, write: (line) => void lines.push(line), flush() {} };
+}
+
+export function createLogger(sink: LogSink, minimum: LogLevel = "info", base: LogFields = {}): Logger {
+  const emit = (level: LogLevel, event: string, fields?: LogFields) => {
+    if (LEVELS[level] < LEVELS[minimum]) return;
+    sink.write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...base, ...fields })}\n`);
+  };
+  return {
+    debug: (event, fields) => emit("debug", event, fields),
+    info: (event, fields) => emit("info", event, fields),
+    warn: (event, fields) => emit("warn", event, fields),
+    error: (event, fields) => emit("error", event, fields),
+    child: (fields) => createLogger(sink, minimum, { ...base, ...fields }),
+  };
+}

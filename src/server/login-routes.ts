@@ -1,0 +1,149 @@
+// Built-in routes for browser sessions: the sign-in page and form, sign out, and sign out everywhere.
+import type { Kysely } from "kysely";
+import type { Database } from "../../db/schema.ts";
+import { findUser } from "../admin/users.ts";
+import type { AuthCache } from "../auth/auth-cache.ts";
+import { LOGIN_CSRF_COOKIE, expiredSessionCookie, loginCsrfCookie, sessionCookie } from "../auth/cookies.ts";
+import { foreignOrigin, secretsEqual } from "../auth/csrf.ts";
+import { readCookie } from "../auth/authenticate.ts";
+import type { PasswordGate } from "../auth/password-gate.ts";
+import { safeNextPath } from "../auth/redirects.ts";
+import { createSession, deleteSession, deleteUserSessions, hashSessionId, looksLikeSessionId } from "../auth/sessions.ts";
+import { clearUsernameFailures, recordFailure, throttledFor } from "../auth/throttle.ts";
+import type { Config } from "../config/schema.ts";
+import { defineHandler } from "../handlers/define-handler.ts";
+import { LoginPage } from "../pages/login-page.tsx";
+import type { BuiltinRoute } from "./route-table.ts";
+import { applyHtmlHeaders } from "./security-headers.ts";
+
+/** What the handlers use at request time; a getter, so the table can be listed (`routes`) without a database. */
+export interface LoginServices {
+  db: Kysely<Database>;
+  cache: AuthCache;
+  gate: PasswordGate;
+}
+
+const randomToken = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+const WRONG = "Wrong username or password.";
+
+export function loginRoutes(config: Config, services: () => LoginServices): BuiltinRoute[] {
+  const page = (next: string, status: number, error?: string, username?: string) => {
+    const csrfToken = randomToken();
+    const response = new Response(LoginPage({ csrfToken, next, error, username }) as string, {
+      status,
+      headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" },
+    });
+    applyHtmlHeaders(response.headers);
+    response.headers.append("Set-Cookie", loginCsrfCookie(config, csrfToken));
+    return response;
+  };
+  const redirect = (location: string, cookies: string[] = []) => {
+    const headers = new Headers({ Location: location, "Cache-Control": "no-store" });
+    for (const cookie of cookies) headers.append("Set-Cookie", cookie);
+    return new Response(null, { status: 303, headers });
+  };
+  const signedInOnly = { public: false, groups: ["*"], accepts: ["session"] } as const;
+
+  return [
+    {
+      name: "login-page",
+      method: "GET",
+      path: "/login",
+      rule: { public: true, groups: [], accepts: ["session"] },
+      description: "The sign-in page",
+      handler: defineHandler({
+        handle({ request, principal }) {
+          const next = safeNextPath(new URL(request.url).searchParams.get("next"), config.server.publicUrl);
+          if (principal) return redirect(next);
+          return page(next, 200);
+        },
+      }),
+    },
+    {
+      name: "login",
+      method: "POST",
+      path: "/login",
+      rule: { public: true, groups: [], accepts: ["session"] },
+      description: "Sign in with a username and password (form post)",
+      handler: defineHandler({
+        async handle({ request, form, log, clientAddress }) {
+          const { db, cache, gate } = services();
+          const next = safeNextPath(form?.get("next"), config.server.publicUrl);
+          // Login CSRF: the form must come from our page (Origin) and echo the token its cookie holds.
+          const foreign = foreignOrigin(request, new URL(config.server.publicUrl).origin);
+          const cookieToken = readCookie(request.headers.get("cookie"), LOGIN_CSRF_COOKIE);
+          const formToken = form?.get("_csrf");
+          if (foreign || !cookieToken || !formToken || !secretsEqual(cookieToken, formToken)) {
+            log.warn("login_csrf_rejected", { reason: foreign ?? "missing or wrong form token", client: clientAddress });
+            return page(next, 403, "Your sign-in form expired or came from another site. Please try again.");
+          }
+          const username = form?.get("username")?.trim() ?? "";
+          const password = form?.get("password") ?? "";
+          if (!username || !password || username.length > 64 || password.length > 1024)
+            return page(next, 400, "Enter your username and password.", username.slice(0, 64));
+          const address = clientAddress ?? "unknown";
+          // Throttle before hashing: a locked-out caller costs one query, not an argon2 run.
+          const wait = await throttledFor(db, username, address);
+          if (wait > 0) {
+            log.warn("login_throttled", { username, client: address, retry_after: wait });
+            const response = page(next, 429, `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s).`, username);
+            response.headers.set("Retry-After", String(wait));
+            return response;
+          }
+          const user = await findUser(db, username);
+          const ok = await gate.verify(password, user?.password_hash ?? null);
+          if (!ok || !user || user.disabled) {
+            await recordFailure(db, username, address);
+            log.warn("login_failed", { username, client: address, reason: !user ? "unknown user" : user.disabled ? "disabled" : "wrong password" });
+            return page(next, 401, WRONG, username);
+          }
+          await clearUsernameFailures(db, username);
+          // A fresh id at every login: a cookie planted before sign-in never becomes authenticated.
+          const previous = readCookie(request.headers.get("cookie"), config.auth.cookieName);
+          if (previous && looksLikeSessionId(previous)) {
+            const hash = hashSessionId(previous);
+            await deleteSession(db, hash);
+            cache.forgetSession(hash);
+          }
+          const session = await createSession(db, user.id, { clientAddress, userAgent: request.headers.get("user-agent") });
+          log.info("login_ok", { username: user.username, client: address });
+          return redirect(next, [sessionCookie(config, session.cookieValue), `${LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0`]);
+        },
+      }),
+    },
+    {
+      name: "logout",
+      method: "POST",
+      path: "/logout",
+      rule: signedInOnly,
+      description: "Sign out (this browser)",
+      handler: defineHandler({
+        async handle({ session, log, principal }) {
+          const { db, cache } = services();
+          if (session) {
+            await deleteSession(db, session.idHash);
+            cache.forgetSession(session.idHash);
+          }
+          log.info("logout", { username: principal?.username });
+          return redirect("/login", [expiredSessionCookie(config)]);
+        },
+      }),
+    },
+    {
+      name: "logout-everywhere",
+      method: "POST",
+      path: "/logout/everywhere",
+      rule: signedInOnly,
+      description: "Sign out on every device",
+      handler: defineHandler({
+        async handle({ principal, log, session }) {
+          const { db, cache } = services();
+          const ended = await deleteUserSessions(db, principal!.id);
+          if (session) cache.forgetSession(session.idHash);
+          log.info("logout_everywhere", { username: principal!.username, sessions_ended: ended });
+          return redirect("/login", [expiredSessionCookie(config)]);
+        },
+      }),
+    },
+  ];
+}

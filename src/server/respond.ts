@@ -1,0 +1,81 @@
+// The one place that shapes answers: JSON values, pages, and errors as application/problem+json (or an HTML
+// page when a browser asked for HTML). What we show is a code and one sentence; causes go to the log.
+import type { FieldError } from "../errors.ts";
+import { type HtmlPage, isHtmlPage } from "../handlers/html.ts";
+import { ErrorPage } from "../pages/error-page.tsx";
+import { applyHtmlHeaders } from "./security-headers.ts";
+
+export const PROBLEM_TYPE_BASE = "https://endpoint.dev/problems/";
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+export const statusTitle = (status: number) => TITLES[status] ?? "Error";
+
+export interface Problem {
+  status: number;
+  code: string;
+  detail: string;
+  fields?: FieldError[];
+  headers?: Record<string, string>;
+}
+
+/** Whether the client would rather read HTML than JSON (a browser navigating, not a script). */
+export function prefersHtml(request: Request): boolean {
+  const accept = request.headers.get("accept");
+  if (!accept) return false;
+  const html = accept.indexOf("text/html");
+  if (html === -1) return false;
+  const json = accept.indexOf("application/json");
+  return json === -1 || html < json;
+}
+
+export function problemResponse(problem: Problem, requestId: string, asHtml: boolean): Response {
+  const title = statusTitle(problem.status);
+  const headers = new Headers(problem.headers);
+  if (asHtml) {
+    applyHtmlHeaders(headers);
+    headers.set("Content-Type", "text/html; charset=utf-8");
+    const body = ErrorPage({ status: problem.status, title, detail: problem.detail, requestId }) as string;
+    return new Response(body, { status: problem.status, headers });
+  }
+  headers.set("Content-Type", "application/problem+json; charset=utf-8");
+  const body: Record<string, unknown> = {
+    type: PROBLEM_TYPE_BASE + problem.code,
+    title,
+    status: problem.status,
+    detail: problem.detail,
+    code: problem.code,
+    request_id: requestId,
+  };
+  if (problem.fields?.length) body.errors = problem.fields;
+  return new Response(JSON.stringify(body), { status: problem.status, headers });
+}
+
+const JSON_HEADERS = { "Content-Type": "application/json; charset=utf-8" };
+
+/** Turn what a handler returned into a Response: a Response as is, html() as a page, anything else as JSON. */
+export async function valueResponse(value: unknown): Promise<Response> {
+  if (value instanceof Response) return value;
+  if (isHtmlPage(value)) return pageResponse(value);
+  if (value === undefined) return new Response(null, { status: 204 });
+  return new Response(JSON.stringify(value), { headers: JSON_HEADERS });
+}
+
+async function pageResponse(page: HtmlPage): Promise<Response> {
+  const headers = new Headers({ "Content-Type": "text/html; charset=utf-8" });
+  applyHtmlHeaders(headers);
+  return new Response(await page.body, { status: page.status, headers });
+}

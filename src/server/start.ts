@@ -1,0 +1,123 @@
+// Starting and stopping the HTTP server: load and check the config, open the database, build the route table,
+// listen, and on SIGTERM/SIGINT finish what is in flight before closing the database.
+import { type Kysely, sql } from "kysely";
+import { MIGRATIONS_DIR, migrateToLatest, migrationStatus } from "../../db/migrate.ts";
+import { type DatabaseHandle, openDatabase } from "../../db/open.ts";
+import type { Database } from "../../db/schema.ts";
+import type { Config } from "../config/schema.ts";
+import { assembleEndpoint } from "./assemble.ts";
+import type { Readiness } from "./builtin-routes.ts";
+import { type Logger, bufferedSink, createLogger } from "./logger.ts";
+
+export interface StartOptions {
+  config: Config;
+  /** Resolved database URL (undefined = embedded PGlite). */
+  databaseUrl?: string;
+  /** dev-server: create and migrate the embedded database itself. serve: refuse pending migrations unless `migrate`. */
+  mode: "development" | "production";
+  migrate?: boolean;
+  routesDir?: string;
+  log?: Logger;
+  env?: Record<string, string | undefined>;
+  /** Override host/port (tests use port 0). */
+  port?: number;
+  host?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  database: DatabaseHandle;
+  log: Logger;
+  /** Stop accepting, let in-flight requests finish within the grace period, close the database. */
+  stop(): Promise<void>;
+  /** Resolves once the server has stopped (after stop() or a signal). */
+  stopped: Promise<void>;
+}
+
+export class StartError extends Error {}
+
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { config, mode } = options;
+  const sink = bufferedSink(1);
+  const log = options.log ?? createLogger(sink, "info");
+  const database = await openDatabase(options.databaseUrl, { create: mode === "development", statementTimeoutMs: 10_000 });
+  try {
+    await prepareSchema(database, mode, options.migrate ?? false, log);
+    let server: ReturnType<typeof Bun.serve> | undefined;
+    const endpoint = await assembleEndpoint({
+      config,
+      database,
+      log,
+      mode,
+      routesDir: options.routesDir,
+      env: options.env,
+      peerAddress: (request) => server?.requestIP(request)?.address,
+      checkReadiness: () => checkReadiness(database.db, config),
+    });
+    const { app, table } = endpoint;
+    server = Bun.serve({
+      hostname: options.host ?? config.server.host,
+      port: options.port ?? config.server.port,
+      fetch: app.fetch,
+      // Explicit: no error pages with stacks, and a second process may not silently share the port.
+      development: false,
+      reusePort: false,
+      maxRequestBodySize: config.server.bodyLimitBytes,
+      idleTimeout: 30,
+    });
+    const url = `http://${server.hostname}:${server.port}`;
+    log.info("server_started", { url, mode, database: database.displayUrl, routes: table.length, config_hash: config.hash });
+
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        log.info("server_stopping", { grace_seconds: config.server.shutdownGraceSeconds });
+        const graceful = server!.stop(false);
+        const timeout = new Promise<"timeout">((r) => setTimeout(r, config.server.shutdownGraceSeconds * 1000, "timeout").unref());
+        if ((await Promise.race([graceful, timeout])) === "timeout") await server!.stop(true);
+        await endpoint.shutdown().catch(() => {});
+        await database.close().catch(() => {});
+        log.info("server_stopped");
+        sink.flush();
+        resolveStopped();
+      })());
+    return { url, port: server.port ?? 0, database, log, stop, stopped };
+  } catch (error) {
+    await database.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function prepareSchema(database: DatabaseHandle, mode: StartOptions["mode"], migrate: boolean, log: Logger): Promise<void> {
+  const pending = (await migrationStatus(database.db)).filter((m) => !m.appliedAt);
+  if (pending.length === 0) return;
+  if (mode === "development" || migrate) {
+    const steps = await migrateToLatest(database.db);
+    log.info("migrations_applied", { migrations: steps.map((s) => s.name) });
+    return;
+  }
+  throw new StartError(
+    `database ${database.displayUrl} has ${pending.length} pending migration${pending.length === 1 ? "" : "s"}; apply them with: bun run cli migrate latest (or start with --migrate)`,
+  );
+}
+
+/** /readyz: the database answers within 2 s and every migration in db/migrations is applied. */
+async function checkReadiness(db: Kysely<Database>, config: Config): Promise<Readiness> {
+  const base = { configHash: config.hash };
+  try {
+    const status = await withTimeout(migrationStatus(db, MIGRATIONS_DIR), 2000);
+    await withTimeout(sql`select 1`.execute(db), 2000);
+    const applied = status.filter((m) => m.appliedAt);
+    const pending = status.length - applied.length;
+    return { ...base, ready: pending === 0, database: "ok", pendingMigrations: pending, lastMigration: applied.at(-1)?.name ?? null };
+  } catch {
+    return { ...base, ready: false, database: "unavailable", pendingMigrations: 0, lastMigration: null };
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([work, new Promise<T>((_, reject) => setTimeout(() => reject(new Error("timed out")), ms).unref())]);
+}
