@@ -5,7 +5,7 @@ import { Kind, type TSchema } from "@sinclair/typebox";
 import { type Document, type LineCounter, type Node, isAlias, isMap, isPair, isScalar, isSeq } from "yaml";
 import type { Finding, FindingCode } from "./findings.ts";
 import { interpolate } from "./interpolate.ts";
-import { didYouMean } from "./suggest.ts";
+import { didYouMean, suggest } from "./suggest.ts";
 
 export type Path = Array<string | number>;
 
@@ -84,6 +84,11 @@ function visit(walk: Walk, node: Node | null, schema: TSchema, path: Path, at?: 
   if (node && isAlias(node)) node = (node.resolve(walk.doc) as Node | undefined) ?? null;
   const here = at ?? position(walk, node);
   walk.positions.value.set(pathKey(path), here);
+  // Read a route's `name` first, so every message about the route can say which route.
+  if (path.length === 2 && path[0] === "routes" && typeof path[1] === "number" && node && isMap(node)) {
+    const namePair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === "name");
+    if (namePair && isScalar(namePair.value) && typeof namePair.value.value === "string") walk.routeNames.set(path[1], namePair.value.value);
+  }
   const where = describePath(path, walk.routeNames);
   const kind = (schema as Loose)[Kind] as string | undefined;
 
@@ -116,13 +121,9 @@ function visit(walk: Walk, node: Node | null, schema: TSchema, path: Path, at?: 
       return undefined;
     }
     const out: Record<string, unknown> = {};
+    const misspelt = new Set<string>();
     const properties = kind === "Object" ? ((schema as Loose).properties ?? {}) : {};
     const required = kind === "Object" ? ((schema as Loose).required ?? []) : [];
-    // Read `name` first, so messages about a route can say which route.
-    if (path.length === 2 && path[0] === "routes" && typeof path[1] === "number") {
-      const namePair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === "name");
-      if (namePair && isScalar(namePair.value) && typeof namePair.value.value === "string") walk.routeNames.set(path[1], namePair.value.value);
-    }
     for (const pair of node.items) {
       const keyNode = pair.key as Node | null;
       const keyAt = position(walk, keyNode);
@@ -147,13 +148,17 @@ function visit(walk: Walk, node: Node | null, schema: TSchema, path: Path, at?: 
       }
       if (!Object.hasOwn(properties, key)) {
         const context = path.length === 0 ? "at the top level" : `in ${where}`;
-        report(walk, keyAt, "unknown-key", `unknown key '${key.slice(0, 64)}' ${context}${didYouMean(key, Object.keys(properties))}`);
+        const hint = suggest(key, Object.keys(properties));
+        if (hint) misspelt.add(hint);
+        report(walk, keyAt, "unknown-key", `unknown key '${key.slice(0, 64)}' ${context}${hint ? `; did you mean '${hint}'?` : ""}`);
         continue;
       }
       const value = visit(walk, pair.value as Node | null, properties[key]!, childPath, pair.value ? undefined : position(walk, keyNode));
       if (value !== undefined) out[key] = value;
     }
     for (const key of required) {
+      // A misspelt required key is reported once, as the unknown key with its suggestion.
+      if (misspelt.has(key)) continue;
       if (!node.items.some((p) => isScalar(p.key) && p.key.value === key))
         report(walk, here, "missing-key", path.length === 0 ? `missing key '${key}'` : `${where} is missing key '${key}'`);
     }
