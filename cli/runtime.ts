@@ -9,7 +9,9 @@ import { type DatabaseHandle, openDatabase } from "../db/open.ts";
 import type { Actor } from "../src/admin/audit.ts";
 import { ConfigError, formatFinding, loadConfig } from "../src/config/load.ts";
 import type { Config } from "../src/config/schema.ts";
+import { SecretError } from "../src/auth/secret.ts";
 import { EndpointError } from "../src/errors.ts";
+import { StartError } from "../src/server/start.ts";
 
 export const DEFAULT_CONFIG = "./endpoint.yaml";
 
@@ -109,7 +111,7 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
   if (error instanceof UsageError) return { message: error.message, exitCode: 2 };
   if (error instanceof ConfigError)
     return { message: error.findings.map(formatFinding).join("\n"), exitCode: 1 };
-  if (error instanceof EndpointError || error instanceof DatabaseError || error instanceof CommandError)
+  if (error instanceof EndpointError || error instanceof DatabaseError || error instanceof CommandError || error instanceof SecretError || error instanceof StartError)
     return { message: error.message, exitCode: 1 };
   if (error instanceof MigrationError) {
     const cause = error.cause instanceof Error ? `: ${error.cause.message.split("\n")[0]}` : "";

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 // The example app that ships with Endpoint (see endpoint.yaml): one handler per feature.
 import { t } from "elysia";
 import { defineHandler } from "../src/handlers/define-handler.ts";

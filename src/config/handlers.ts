@@ -37,7 +37,8 @@ export async function resolveHandler(routesDir: string, reference: string): Prom
   const module = reference.slice(0, dot);
   const name = reference.slice(dot + 1);
   const file = moduleFile(routesDir, module);
-  const shown = relative(process.cwd(), routesDir) || ".";
+  const fromHere = relative(process.cwd(), routesDir);
+  const shown = fromHere === "" ? "." : fromHere.startsWith("..") ? routesDir : fromHere;
   if (!file)
     return { code: "unknown-handler-module", message: `no module '${module}' in ${shown}/ (looked for ${module}.ts)${didYouMean(module, listModules(routesDir))}` };
   let exports: Record<string, unknown>;

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 // The HTML face of an error: status, one sentence and the request id. Nothing from the request is shown raw.
 import { Layout } from "./layout.tsx";
 

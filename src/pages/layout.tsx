@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 // The one layout every page shares. Children arrive already rendered (and escaped by their authors);
 // everything this file prints from data goes through `safe`.
 import type { Principal } from "../auth/principal.ts";

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 // The sign-in form. Works without JavaScript; carries the login CSRF token and where to go afterwards.
 import { Layout } from "./layout.tsx";
 
