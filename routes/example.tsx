@@ -22,9 +22,9 @@ export const whoami = defineHandler({
 
 /** home — the public home page. */
 export const home = defineHandler({
-  handle: ({ principal }) =>
+  handle: ({ principal, session }) =>
     html(
-      <Layout title="Home" principal={principal}>
+      <Layout title="Home" principal={principal} csrfToken={session?.csrfToken}>
         <h1>Endpoint</h1>
         {principal ? (
           <p>
@@ -65,7 +65,7 @@ export const receiveEvent = defineHandler({
 /** events — session-only page for the users group: the latest recorded events. */
 export const listEvents = defineHandler({
   query: t.Object({ page: t.Optional(t.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false }),
-  async handle({ db, principal, query }) {
+  async handle({ db, principal, session, query }) {
     const perPage = 50;
     const page = query.page ?? 1;
     const events = await db
@@ -77,7 +77,7 @@ export const listEvents = defineHandler({
       .execute();
     const hasMore = events.length > perPage;
     return html(
-      <Layout title="Events" principal={principal}>
+      <Layout title="Events" principal={principal} csrfToken={session?.csrfToken}>
         <h1>Recorded events</h1>
         {events.length === 0 ? (
           <p class="muted">No events yet. Services post them to the webhook route.</p>

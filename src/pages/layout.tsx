@@ -6,10 +6,12 @@ import type { Principal } from "../auth/principal.ts";
 export interface LayoutProps {
   title: string;
   principal?: Principal | null;
+  /** The session's CSRF token: with it, the header offers a sign-out button (a POST form). */
+  csrfToken?: string | null;
   children?: JSX.Element | JSX.Element[];
 }
 
-export function Layout({ title, principal, children }: LayoutProps): JSX.Element {
+export function Layout({ title, principal, csrfToken, children }: LayoutProps): JSX.Element {
   return (
     <>
       {"<!doctype html>"}
@@ -27,9 +29,19 @@ export function Layout({ title, principal, children }: LayoutProps): JSX.Element
             </a>
             <nav>
               {principal ? (
-                <span class="who" safe>
-                  {principal.username}
-                </span>
+                <>
+                  <span class="who" safe>
+                    {principal.username}
+                  </span>
+                  {csrfToken ? (
+                    <form method="post" action="/logout" class="inline">
+                      <input type="hidden" name="_csrf" value={csrfToken} />
+                      <button type="submit">Sign out</button>
+                    </form>
+                  ) : (
+                    ""
+                  )}
+                </>
               ) : (
                 <a href="/login">Sign in</a>
               )}

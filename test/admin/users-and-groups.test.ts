@@ -49,7 +49,13 @@ for (const backend of testBackends()) {
 
     test("a password differing only at character 100 does not verify: nothing is truncated", async () => {
       const password = `${"p".repeat(99)}A${"q".repeat(20)}`;
+      const ann0 = (await findUser(handle.db, "ann"))!;
+      await handle.db.insertInto("sessions").values({ id_hash: "before-change", user_id: ann0.id, csrf_token: "c" }).execute();
+      await handle.db.insertInto("api_tokens").values({ user_id: ann0.id, name: "t", expires_at: new Date(Date.now() + 86_400_000) }).execute();
       await setPassword(handle.db, actor, "ann", password);
+      // A new password ends the sessions and revokes the tokens the old one opened.
+      expect(await handle.db.selectFrom("sessions").selectAll().where("user_id", "=", ann0.id).execute()).toEqual([]);
+      expect((await handle.db.selectFrom("api_tokens").select("revoked_at").where("user_id", "=", ann0.id).execute()).every((t) => t.revoked_at !== null)).toBe(true);
       const ann = await findUser(handle.db, "ann");
       expect(await verifyPassword(password, ann!.password_hash)).toBe(true);
       expect(await verifyPassword(`${"p".repeat(99)}B${"q".repeat(20)}`, ann!.password_hash)).toBe(false);
