@@ -77,3 +77,21 @@ describe("migrate make", () => {
     }
   });
 });
+
+describe("migrations from two processes at once", () => {
+  const postgres = testBackends().find((b) => b.name === "postgres");
+  test.skipIf(!postgres)("two init-db started together apply each migration exactly once (advisory lock)", async () => {
+    const database = await postgres!.create();
+    try {
+      const [first, second] = await Promise.all([
+        runCli(["init-db", "--database-url", database.url]),
+        runCli(["init-db", "--database-url", database.url]),
+      ]);
+      expect([first.exitCode, second.exitCode]).toEqual([0, 0]);
+      const applied = [...first.stdout.matchAll(/^applied (\S+)$/gm), ...second.stdout.matchAll(/^applied (\S+)$/gm)].map((m) => m[1]);
+      expect(applied.sort()).toEqual(ALL);
+    } finally {
+      await database.drop();
+    }
+  });
+});
