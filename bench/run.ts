@@ -1,0 +1,288 @@
+// `bun run bench`: Endpoint against bare Bun.serve, measured with wrk. Starts Endpoint in production mode on a
+// fixture database (PGlite, or PostgreSQL when DATABASE_URL is set) with request logging written to a file,
+// pins the server to one core and wrk to the other, warms up, runs interleaved rounds, and writes
+// bench/results.md. Exits non-zero if any response had an unexpected status.
+// `bun run bench --soak 60` instead drives a mix for 60 s and reports RSS at 100k requests and at the end.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import postgres from "postgres";
+import { migrateToLatest } from "../db/migrate.ts";
+import { openDatabase } from "../db/open.ts";
+import { addMember, createGroup } from "../src/admin/groups.ts";
+import { createUser } from "../src/admin/users.ts";
+import { TokenCodec, createToken } from "../src/auth/tokens.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const { values: options } = parseArgs({
+  options: {
+    soak: { type: "string" },
+    duration: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+    connections: { type: "string", default: "64" },
+  },
+});
+const SECONDS = Number(options.duration);
+const ROUNDS = Number(options.rounds);
+const CONNECTIONS = Number(options.connections);
+const SECRET = Buffer.from(crypto.getRandomValues(new Uint8Array(48))).toString("base64url");
+const PASSWORD = "benchmark password 123";
+const actor = { name: "bench", source: "cli" as const };
+const twoCores = cpus().length >= 2;
+const pin = (core: number, command: string[]) => (twoCores ? ["taskset", "-c", String(core), ...command] : command);
+
+function ensureWrk(): void {
+  if (Bun.which("wrk")) return;
+  console.error("wrk is missing; installing it from Debian (apt-get install -y wrk)");
+  const install = Bun.spawnSync(["sh", "-c", "apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)"], { stdout: "inherit", stderr: "inherit" });
+  if (install.exitCode !== 0 || !Bun.which("wrk")) throw new Error("could not install wrk; install it with: apt-get install wrk");
+}
+
+/** A fresh database with a service, a person, an outsider and their tokens. */
+async function prepareDatabase(work: string) {
+  let url = `pglite:${join(work, "db")}`;
+  let drop = async () => {};
+  if (process.env.DATABASE_URL) {
+    const name = `endpoint_bench_${crypto.randomUUID().slice(0, 8)}`;
+    const admin = postgres(process.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+    await admin`create database ${admin(name)}`;
+    await admin.end();
+    const target = new URL(process.env.DATABASE_URL);
+    target.pathname = `/${name}`;
+    url = target.toString();
+    drop = async () => {
+      const again = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+      await again`drop database if exists ${again(name)} with (force)`;
+      await again.end();
+    };
+  }
+  const handle = await openDatabase(url, { create: true });
+  await migrateToLatest(handle.db);
+  const codec = new TokenCodec({ signing: SECRET, verifying: [SECRET], source: "environment" });
+  for (const [user, group] of [["svc", "services"], ["joe", "users"], ["outsider", null]] as const) {
+    await createUser(handle.db, actor, { username: user, password: PASSWORD });
+    if (group) {
+      await createGroup(handle.db, actor, { name: group });
+      await addMember(handle.db, actor, group, user);
+    }
+  }
+  const token = async (username: string) => (await createToken(handle.db, codec, actor, { username, name: "bench", expiresInSeconds: 86_400 })).token;
+  const tokens = { service: await token("svc"), outsider: await token("outsider") };
+  await handle.close();
+  return { url, drop, tokens, backend: url.startsWith("pglite:") ? "PGlite (embedded)" : "PostgreSQL" };
+}
+
+interface Started {
+  child: ReturnType<typeof Bun.spawn>;
+  url: string;
+}
+
+async function startProcess(command: string[], env: Record<string, string>, logFile?: string): Promise<Started> {
+  const child = Bun.spawn(pin(0, command), {
+    cwd: ROOT,
+    env: { ...process.env, ...env } as Record<string, string>,
+    stdout: logFile ? Bun.file(logFile) : "ignore",
+    stderr: "pipe",
+  });
+  const reader = child.stderr.getReader();
+  let seen = "";
+  while (!/listening on (http:\/\/\S+)/.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${command.join(" ")} did not start: ${seen}`);
+    seen += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return { child, url: /listening on (http:\/\/\S+)/.exec(seen)![1]! };
+}
+
+const memory = (pid: number) => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb("VmRSS") * 1024, peak: kb("VmHWM") * 1024 };
+};
+
+interface Scenario {
+  name: string;
+  path: string;
+  method?: string;
+  body?: string;
+  headers: string[];
+  expected: number;
+  target: "baseline" | "endpoint";
+}
+
+interface Run {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  statuses: Record<string, number>;
+  errors: number;
+  peakRss: number;
+  requests: number;
+}
+
+async function runWrk(url: string, scenario: Scenario, seconds: number, pid: number): Promise<Run> {
+  const args = ["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", join(import.meta.dir, "wrk.lua")];
+  for (const header of scenario.headers) args.push("-H", header);
+  const child = Bun.spawn(pin(1, [...args, url + scenario.path]), {
+    env: { ...process.env, WRK_METHOD: scenario.method ?? "GET", WRK_BODY: scenario.body ?? "" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    try {
+      peakRss = Math.max(peakRss, memory(pid).rss);
+    } catch {}
+  }, 200);
+  const output = await new Response(child.stdout).text();
+  await child.exited;
+  clearInterval(sampler);
+  const line = output.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+  if (!line) throw new Error(`wrk gave no result for ${scenario.name}: ${output} ${await new Response(child.stderr).text()}`);
+  const result = JSON.parse(line.slice("BENCH_RESULT ".length));
+  return {
+    requestsPerSecond: result.requests / (result.duration_us / 1e6),
+    p50: result.p50_us / 1000,
+    p99: result.p99_us / 1000,
+    statuses: result.statuses,
+    errors: result.errors,
+    peakRss,
+    requests: result.requests,
+  };
+}
+
+async function signIn(base: string, username: string): Promise<string> {
+  const page = await fetch(`${base}/login`);
+  const csrfCookie = page.headers.getSetCookie()[0]!.split(";")[0]!;
+  const field = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+  const response = await fetch(`${base}/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://localhost:8000", cookie: csrfCookie },
+    body: new URLSearchParams({ username, password: PASSWORD, _csrf: field }).toString(),
+  });
+  const cookie = response.headers.getSetCookie().find((c) => c.startsWith("endpoint_session="));
+  if (!cookie) throw new Error(`could not sign in as ${username}: ${response.status}`);
+  return cookie.split(";")[0]!;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+
+function describeMachine(): string {
+  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? "unknown CPU";
+  const kernel = Bun.spawnSync(["uname", "-r"]).stdout.toString().trim();
+  const wrk = Bun.spawnSync(["wrk", "--version"]).stdout.toString().split("\n")[0]?.split(" Copyright")[0];
+  return `${cpus().length} × ${model}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Linux ${kernel}, Bun ${Bun.version}, ${wrk}`;
+}
+
+async function main(): Promise<number> {
+  ensureWrk();
+  const work = mkdtempSync(join(tmpdir(), "endpoint-bench-"));
+  const database = await prepareDatabase(work);
+  const accessLog = join(work, "endpoint.log");
+  const endpoint = await startProcess(
+    ["bun", "cli/main.ts", "serve", "--config", "bench/endpoint.yaml", "--database-url", database.url, "--port", "0"],
+    { NODE_ENV: "production", ENDPOINT_SECRET: SECRET, DATABASE_URL: "" },
+    accessLog,
+  );
+  const baseline = await startProcess(["bun", "bench/baseline.ts", "0"], {});
+  const pid = endpoint.child.pid;
+  try {
+    const cookie = await signIn(endpoint.url, "joe");
+    const bearer = (token: string) => `Authorization: Bearer ${token}`;
+    const scenarios: Scenario[] = [
+      { name: "bare Bun.serve (baseline)", path: "/", headers: [], expected: 200, target: "baseline" },
+      { name: "public JSON route", path: "/status", headers: [], expected: 200, target: "endpoint" },
+      { name: "token-guarded JSON route", path: "/service/status", headers: [bearer(database.tokens.service)], expected: 200, target: "endpoint" },
+      { name: "session-guarded HTML page", path: "/dashboard", headers: [`Cookie: ${cookie}`], expected: 200, target: "endpoint" },
+      {
+        name: "token-guarded POST that writes a row",
+        path: "/hooks/events",
+        method: "POST",
+        body: JSON.stringify({ kind: "bench.event", payload: { n: 1 } }),
+        headers: [bearer(database.tokens.service), "Content-Type: application/json"],
+        expected: 201,
+        target: "endpoint",
+      },
+      { name: "denied request (wrong group)", path: "/service/status", headers: [bearer(database.tokens.outsider)], expected: 403, target: "endpoint" },
+    ];
+    const urlOf = (s: Scenario) => (s.target === "baseline" ? baseline.url : endpoint.url);
+    const pidOf = (s: Scenario) => (s.target === "baseline" ? baseline.child.pid : pid);
+
+    if (options.soak) return await soak(Number(options.soak), scenarios.slice(1), endpoint.url, pid, database.backend);
+
+    console.error(`warming up (${scenarios.length} × 2 s)…`);
+    for (const scenario of scenarios) await runWrk(urlOf(scenario), scenario, 2, pidOf(scenario));
+    const runs = new Map<string, Run[]>(scenarios.map((s) => [s.name, []]));
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const scenario of scenarios) {
+        const run = await runWrk(urlOf(scenario), scenario, SECONDS, pidOf(scenario));
+        runs.get(scenario.name)!.push(run);
+        console.error(`round ${round}/${ROUNDS}  ${scenario.name.padEnd(38)} ${Math.round(run.requestsPerSecond).toString().padStart(7)} req/s  p99 ${run.p99.toFixed(2)} ms`);
+      }
+    }
+    const baselineRps = median(runs.get(scenarios[0]!.name)!.map((r) => r.requestsPerSecond));
+    let unexpectedTotal = 0;
+    const rows = scenarios.map((scenario) => {
+      const list = runs.get(scenario.name)!;
+      const rps = list.map((r) => r.requestsPerSecond);
+      const nonSuccess = list.reduce((n, r) => n + Object.entries(r.statuses).filter(([code]) => Number(code) >= 300).reduce((m, [, v]) => m + v, 0), 0);
+      const unexpected = list.reduce((n, r) => n + r.errors + Object.entries(r.statuses).filter(([code]) => Number(code) !== scenario.expected).reduce((m, [, v]) => m + v, 0), 0);
+      unexpectedTotal += unexpected;
+      return `| ${scenario.name} | ${Math.round(median(rps)).toLocaleString("en")} (${Math.round(Math.min(...rps)).toLocaleString("en")}–${Math.round(Math.max(...rps)).toLocaleString("en")}) | ${(median(rps) / baselineRps).toFixed(2)} | ${median(list.map((r) => r.p50)).toFixed(2)} | ${median(list.map((r) => r.p99)).toFixed(2)} | ${nonSuccess} | ${unexpected} | ${mb(Math.max(...list.map((r) => r.peakRss)))} |`;
+    });
+    const logLines = readFileSync(accessLog, "utf8").split("\n").length - 1;
+    const report = [
+      "# Endpoint benchmark",
+      "",
+      `Run on ${new Date().toISOString().slice(0, 10)}: ${describeMachine()}.`,
+      `Database: ${database.backend}. Server ${twoCores ? "pinned to core 0, wrk to core 1" : "and wrk sharing one core"}; wrk -t1 -c${CONNECTIONS}; ${ROUNDS} interleaved rounds of ${SECONDS} s after a 2 s warm-up per scenario; Endpoint in production mode with request logging on (${logLines.toLocaleString("en")} lines written to a file).`,
+      "",
+      "| scenario | req/s median (min–max) | ratio to bare Bun.serve | p50 ms | p99 ms | non-2xx | unexpected | peak RSS MB |",
+      "|---|---|---|---|---|---|---|---|",
+      ...rows,
+      "",
+      "`non-2xx` counts every answer of 300 or more (the denied scenario expects 403 for all of them); `unexpected` counts answers whose status was not the one the scenario expects, plus socket errors.",
+      "",
+    ].join("\n");
+    writeFileSync(join(import.meta.dir, "results.md"), report);
+    console.log(report);
+    if (unexpectedTotal > 0) console.error(`${unexpectedTotal} unexpected responses`);
+    return unexpectedTotal > 0 ? 1 : 0;
+  } finally {
+    endpoint.child.kill("SIGTERM");
+    baseline.child.kill("SIGTERM");
+    await Promise.all([endpoint.child.exited, baseline.child.exited]);
+    await database.drop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Drive the scenarios in 1-second turns for `seconds`; report RSS once 100k requests are done, and at the end. */
+async function soak(seconds: number, scenarios: Scenario[], url: string, pid: number, backend: string): Promise<number> {
+  let total = 0;
+  let unexpected = 0;
+  let at100k: number | undefined;
+  const started = Date.now();
+  for (let turn = 0; Date.now() - started < seconds * 1000; turn++) {
+    const scenario = scenarios[turn % scenarios.length]!;
+    const run = await runWrk(url, scenario, 1, pid);
+    total += run.requests;
+    unexpected += run.errors + Object.entries(run.statuses).filter(([code]) => Number(code) !== scenario.expected).reduce((m, [, v]) => m + v, 0);
+    if (at100k === undefined && total >= 100_000) at100k = memory(pid).rss;
+  }
+  const end = memory(pid).rss;
+  const growth = at100k ? ((end - at100k) / at100k) * 100 : Number.NaN;
+  console.log(`soak (${backend}): ${total.toLocaleString("en")} requests in ${seconds} s; RSS at 100k requests ${at100k ? mb(at100k) : "n/a"} MB, at the end ${mb(end)} MB (${growth >= 0 ? "+" : ""}${growth.toFixed(1)} %); ${unexpected} unexpected responses`);
+  return unexpected > 0 ? 1 : 0;
+}
+
+process.exit(await main());
