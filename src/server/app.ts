@@ -17,52 +17,35 @@ export interface AppOptions {
 }
 
 export function createApp({ services, table, accessLog = services.log }: AppOptions) {
-  const facts = new WeakMap<Request, RequestFacts>();
-  const factsOf = (request: Request): RequestFacts => {
-    let found = facts.get(request);
-    if (!found) {
-      found = { requestId: requestIdFor(request), startedAt: performance.now() };
-      facts.set(request, found);
-    }
-    return found;
+  /** Stamp an answer with the request id and the common headers (when its maker did not), and log it. */
+  const finish = (request: Request, response: Response, info: RequestFacts): Response => {
+    if (!response.headers.has("x-request-id")) applyCommonHeaders(response.headers, info.requestId);
+    logRequest(accessLog, request, response.status, info, services);
+    return response;
   };
+  const newFacts = (request: Request): RequestFacts => ({ requestId: requestIdFor(request), startedAt: performance.now() });
 
-  const app = new Elysia({ normalize: false })
-    .onRequest(({ request }) => void factsOf(request))
-    .onError(({ code, request, error }) => {
-      // Answers made here skip mapResponse: stamp them the same way.
-      const info = factsOf(request);
-      const asHtml = prefersHtml(request);
-      let response: Response;
-      if (code === "NOT_FOUND") response = notFoundOrWrongMethod(table, request, info.requestId, asHtml);
-      else if (code === "PARSE")
-        response = problemResponse({ status: 400, code: "malformed_body", detail: "the request body could not be read" }, info.requestId, asHtml);
-      else response = errorResponse(error, services.log, info, asHtml);
-      applyCommonHeaders(response.headers, info.requestId);
-      info.status = response.status;
-      return response;
-    })
-    .onAfterResponse(({ request, set, response }) => {
-      const info = factsOf(request);
-      const status = info.status ?? (response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200);
-      logRequest(accessLog, request, status, info, services.clientAddress(request));
-    })
-    .mapResponse(({ request, response }) => {
-      // Every answer, whoever produced it, carries the request id and the common protective headers.
-      if (response instanceof Response) {
-        const info = factsOf(request);
-        applyCommonHeaders(response.headers, info.requestId);
-        info.status = response.status;
-      }
-      return response as Response;
-    });
+  // No lifecycle hooks but the error handler: each hook is a cost on every request, so each route's own
+  // handler does the request id, the guard (runRoute) and the access log in one go.
+  const app = new Elysia({ normalize: false }).onError(({ code, request, error }) => {
+    const info = newFacts(request);
+    const asHtml = prefersHtml(request);
+    let response: Response;
+    if (code === "NOT_FOUND") response = notFoundOrWrongMethod(table, request, info.requestId, asHtml);
+    else if (code === "PARSE")
+      response = problemResponse({ status: 400, code: "malformed_body", detail: "the request body could not be read" }, info.requestId, asHtml);
+    else response = errorResponse(error, services.log, info, asHtml);
+    return finish(request, response, info);
+  });
 
   for (const entry of table) {
     app.route(
       entry.method,
       entry.path,
-      ({ request, params }: { request: Request; params: Record<string, string> }) =>
-        runRoute(entry, services, request, params ?? {}, factsOf(request)),
+      async ({ request, params }: { request: Request; params: Record<string, string> }) => {
+        const info = newFacts(request);
+        return finish(request, await runRoute(entry, services, request, params ?? {}, info), info);
+      },
       { parse: "none" },
     );
   }
@@ -95,7 +78,7 @@ function notFoundOrWrongMethod(table: readonly RouteEntry[], request: Request, r
   return problemResponse({ status: 404, code: "not_found", detail: "there is nothing at this address" }, requestId, asHtml);
 }
 
-function logRequest(log: Logger, request: Request, status: number, info: RequestFacts, client: string | undefined): void {
+function logRequest(log: Logger, request: Request, status: number, info: RequestFacts, services: RouteServices): void {
   const url = request.url;
   const pathStart = url.indexOf("/", url.indexOf("//") + 2);
   const queryStart = url.indexOf("?", pathStart);
@@ -109,8 +92,9 @@ function logRequest(log: Logger, request: Request, status: number, info: Request
     request_id: info.requestId,
     principal: info.principal ? info.principal.username : null,
   };
-  if (client) fields.client = client;
   if (status === 401 || status === 403) {
+    // Refusals are security events: say who tried, how, and which rule said no.
+    fields.client = services.clientAddress(request) ?? null;
     fields.auth_tried = info.authTried ?? [];
     fields.denied_because = info.deniedBecause ?? null;
   }

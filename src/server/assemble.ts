@@ -1,6 +1,6 @@
 // Puts one Endpoint together around an open database: secrets, the auth cache and its listener, the
 // authenticator, the route table (built-ins and endpoint.yaml) and the app. start.ts adds the socket; tests
-// call app.handle() on the same thing.
+// call app.handle() with real Requests.
 import type { DatabaseHandle } from "../../db/open.ts";
 import { ActivityRecorder } from "../auth/activity.ts";
 import { AuthCache } from "../auth/auth-cache.ts";

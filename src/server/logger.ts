@@ -57,10 +57,26 @@ export function memorySink(): LogSink & { lines: string[] } {
   return { lines, write: (line) => void lines.push(line), flush() {} };
 }
 
+/** The current time as ISO text, made at most once per millisecond (busy servers log many lines per ms). */
+let lastMs = 0;
+let lastIso = "";
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 export function createLogger(sink: LogSink, minimum: LogLevel = "info", base: LogFields = {}): Logger {
+  // The line is spliced from JSON text rather than built by copying objects: this runs once per request.
+  const baseText = Object.keys(base).length ? `,${JSON.stringify(base).slice(1, -1)}` : "";
   const emit = (level: LogLevel, event: string, fields?: LogFields) => {
     if (LEVELS[level] < LEVELS[minimum]) return;
-    sink.write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...base, ...fields })}\n`);
+    const rest = fields ? JSON.stringify(fields) : "{}";
+    const head = `{"time":"${isoNow()}","level":"${level}","event":${JSON.stringify(event)}${baseText}`;
+    sink.write(`${head}${rest === "{}" ? "}" : `,${rest.slice(1)}`}\n`);
   };
   return {
     debug: (event, fields) => emit("debug", event, fields),

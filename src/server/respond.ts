@@ -3,7 +3,7 @@
 import type { FieldError } from "../errors.ts";
 import { type HtmlPage, isHtmlPage } from "../handlers/html.ts";
 import { ErrorPage } from "../pages/error-page.tsx";
-import { applyHtmlHeaders } from "./security-headers.ts";
+import { CONTENT_SECURITY_POLICY, applyCommonHeaders, applyHtmlHeaders } from "./security-headers.ts";
 
 export const PROBLEM_TYPE_BASE = "https://endpoint.dev/problems/";
 
@@ -45,6 +45,7 @@ export function prefersHtml(request: Request): boolean {
 export function problemResponse(problem: Problem, requestId: string, asHtml: boolean): Response {
   const title = statusTitle(problem.status);
   const headers = new Headers(problem.headers);
+  applyCommonHeaders(headers, requestId);
   if (asHtml) {
     applyHtmlHeaders(headers);
     headers.set("Content-Type", "text/html; charset=utf-8");
@@ -64,18 +65,37 @@ export function problemResponse(problem: Problem, requestId: string, asHtml: boo
   return new Response(JSON.stringify(body), { status: problem.status, headers });
 }
 
-const JSON_HEADERS = { "Content-Type": "application/json; charset=utf-8" };
-
-/** Turn what a handler returned into a Response: a Response as is, html() as a page, anything else as JSON. */
-export async function valueResponse(value: unknown): Promise<Response> {
-  if (value instanceof Response) return value;
-  if (isHtmlPage(value)) return pageResponse(value);
-  if (value === undefined) return new Response(null, { status: 204 });
-  return new Response(JSON.stringify(value), { headers: JSON_HEADERS });
+/**
+ * Turn what a handler returned into a Response: a Response as is, html() as a page, anything else as JSON.
+ * Headers are written when the Response is made (cheaper than adding them afterwards); `personal` answers
+ * (for a signed-in caller) must not be stored by caches.
+ */
+export async function valueResponse(value: unknown, requestId: string, personal: boolean): Promise<Response> {
+  if (value instanceof Response) {
+    if (personal && !value.headers.has("cache-control")) value.headers.set("Cache-Control", "no-store");
+    return value;
+  }
+  if (isHtmlPage(value)) return pageResponse(value, requestId, personal);
+  if (value === undefined) return new Response(null, { status: 204, headers: commonHeaders(requestId, personal) });
+  const headers = commonHeaders(requestId, personal);
+  headers["Content-Type"] = "application/json; charset=utf-8";
+  return new Response(JSON.stringify(value), { headers });
 }
 
-async function pageResponse(page: HtmlPage): Promise<Response> {
-  const headers = new Headers({ "Content-Type": "text/html; charset=utf-8" });
-  applyHtmlHeaders(headers);
+function commonHeaders(requestId: string, personal: boolean): Record<string, string> {
+  const headers: Record<string, string> = {
+    "X-Request-Id": requestId,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+  };
+  if (personal) headers["Cache-Control"] = "no-store";
+  return headers;
+}
+
+async function pageResponse(page: HtmlPage, requestId: string, personal: boolean): Promise<Response> {
+  const headers = commonHeaders(requestId, personal);
+  headers["Content-Type"] = "text/html; charset=utf-8";
+  headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY;
+  headers["X-Frame-Options"] = "DENY";
   return new Response(await page.body, { status: page.status, headers });
 }

@@ -57,6 +57,7 @@ export async function runRoute(
       }
     }
 
+    let log: Logger | undefined;
     const context = {
       params: validateParams(entry, params),
       query: validateQuery(entry, request),
@@ -64,17 +65,20 @@ export async function runRoute(
       form,
       principal: auth.principal,
       session: auth.session ?? null,
-      clientAddress: services.clientAddress(request),
+      get clientAddress() {
+        return services.clientAddress(request);
+      },
       db: services.db,
       config: services.config,
-      log: services.log.child({ request_id: facts.requestId, route: entry.name }),
+      // Made on first use: most handlers never log.
+      get log() {
+        return (log ??= services.log.child({ request_id: facts.requestId, route: entry.name }));
+      },
       request,
       requestId: facts.requestId,
     };
-    const response = await valueResponse(await entry.handler.handle(context));
     // Answers that depend on who asked must not be kept by shared caches or the browser's history.
-    if (auth.principal && !response.headers.has("Cache-Control")) response.headers.set("Cache-Control", "no-store");
-    return response;
+    return await valueResponse(await entry.handler.handle(context), facts.requestId, auth.principal !== null);
   } catch (error) {
     return errorResponse(error, services.log, facts, asHtml);
   }
@@ -147,8 +151,8 @@ function check(validator: TypeCheck<TSchema>, value: unknown, where: string, wha
 }
 
 function validateParams(entry: RouteEntry, params: Record<string, string>): unknown {
-  for (const [key, value] of Object.entries(params))
-    if (value.includes("\u0000"))
+  for (const key in params)
+    if (params[key]!.includes("\u0000"))
       throw new EndpointError("invalid_input", 422, "the request's path parameters are not valid", [{ path: `/params/${key}`, message: "must not contain NUL characters" }]);
   if (!entry.validators.params) return params;
   return check(entry.validators.params, coerceNumbers(entry.handler.params!, params), "params", "path parameters");

@@ -1,5 +1,6 @@
 // Starting and stopping the HTTP server: load and check the config, open the database, build the route table,
 // listen, and on SIGTERM/SIGINT finish what is in flight before closing the database.
+import type { Server } from "bun";
 import { type Kysely, sql } from "kysely";
 import { MIGRATIONS_DIR, migrateToLatest, migrationStatus } from "../../db/migrate.ts";
 import { type DatabaseHandle, openDatabase } from "../../db/open.ts";
@@ -44,7 +45,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const database = await openDatabase(options.databaseUrl, { create: mode === "development", statementTimeoutMs: 10_000 });
   try {
     await prepareSchema(database, mode, options.migrate ?? false, log);
-    let server: ReturnType<typeof Bun.serve> | undefined;
+    let server: Server<unknown> | undefined;
     const endpoint = await assembleEndpoint({
       config,
       database,
@@ -56,16 +57,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       checkReadiness: () => checkReadiness(database.db, config),
     });
     const { app, table } = endpoint;
-    server = Bun.serve({
+    // Elysia's listen hands every route to Bun's native router. Explicit: no error pages with stacks
+    // (development: false), and a second process may not silently share the port (reusePort: false).
+    app.listen({
       hostname: options.host ?? config.server.host,
       port: options.port ?? config.server.port,
-      fetch: app.fetch,
-      // Explicit: no error pages with stacks, and a second process may not silently share the port.
       development: false,
       reusePort: false,
       maxRequestBodySize: config.server.bodyLimitBytes,
       idleTimeout: 30,
     });
+    server = app.server!;
     const url = `http://${server.hostname}:${server.port}`;
     log.info("server_started", { url, mode, database: database.displayUrl, routes: table.length, config_hash: config.hash });
 
