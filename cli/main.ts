@@ -2,6 +2,7 @@
 // The `bun run cli` entry point: one citty command per administration task.
 import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
 import { canCommand, routesCommand } from "./commands/access.ts";
+import { checkCommand } from "./commands/check.ts";
 import { initDbCommand, migrateCommand } from "./commands/database.ts";
 import { addGroupCommand, addGroupMemberCommand, listGroupsCommand, removeGroupCommand, removeGroupMemberCommand } from "./commands/groups.ts";
 import { devServerCommand, serveCommand } from "./commands/server.ts";
@@ -29,6 +30,7 @@ const main = defineCommand({
     validate: validateCommand,
     routes: routesCommand,
     can: canCommand,
+    check: checkCommand,
     "dev-server": devServerCommand,
     serve: serveCommand,
   },

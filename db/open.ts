@@ -34,6 +34,8 @@ export interface OpenOptions {
   statementTimeoutMs?: number;
   /** Connection pool size for PostgreSQL. */
   poolSize?: number;
+  /** Client-side deadline for a query or for a pooled connection (PostgreSQL); 0 = none. */
+  queryTimeoutMs?: number;
 }
 
 /** Decide the backend from a URL: postgres(ql)://… or pglite:PATH; none means embedded PGlite under data/. */
@@ -97,16 +99,22 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
       throw describePostgresFailure(error, displayUrl);
     }
   }
-  const db = new Kysely<Database>({ dialect: new PostgresJsDialect(sql) });
+  const db = new Kysely<Database>({ dialect: new PostgresJsDialect(connect, sql, { queryTimeoutMs: options.queryTimeoutMs ?? 0 }) });
+  // Notifications get a connection of their own, apart from the query pool (which may be replaced).
+  let listener: ReturnType<typeof postgres> | undefined;
   return {
     db,
     backend: "postgres",
     displayUrl,
     async listen(channel, onMessage, onConnect) {
-      const { unlisten } = await sql.listen(channel, onMessage, onConnect);
+      listener ??= postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {}, connection: { application_name: "endpoint-listener" } });
+      const { unlisten } = await listener.listen(channel, onMessage, onConnect);
       return unlisten;
     },
-    close: () => db.destroy(),
+    async close() {
+      await listener?.end({ timeout: 1 }).catch(() => {});
+      await db.destroy();
+    },
   };
 }
 

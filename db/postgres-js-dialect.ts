@@ -1,5 +1,14 @@
-// A Kysely dialect over postgres.js: Kysely builds the SQL, postgres.js runs it on a reserved connection.
-// Kysely ships no postgres.js dialect; this is the whole of one (the query compiler and adapter are Kysely's own).
+// A Kysely dialect over postgres.js: Kysely builds the SQL, postgres.js runs it. Kysely ships no postgres.js
+// dialect; this is the whole of one (the query compiler and adapter are Kysely's own).
+//
+// A single query runs on the pool directly; only a transaction reserves a connection (reserving one per query
+// costs a round of pool bookkeeping on every request). So `db.connection()` does not pin a session here: use a
+// transaction for anything that needs one connection.
+//
+// Every query has a deadline: postgres.js has no client-side timeout, and a hung server (or a full pool) would
+// otherwise hold a request forever. Past the deadline the query is cancelled and fails as a connection failure,
+// and the pool is replaced: connections caught in a server restart can hang in start-up for good (postgres.js
+// #1193), and a pool of them would keep every later query waiting.
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -15,15 +24,25 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from "kysely";
-import type { ReservedSql, Sql } from "postgres";
+import type { PendingQuery, ReservedSql, Row, Sql } from "postgres";
+
+export interface PostgresJsDialectOptions {
+  /** Longest a query (or the wait for a pooled connection) may take; 0 = no limit. */
+  queryTimeoutMs?: number;
+}
 
 export class PostgresJsDialect implements Dialect {
-  constructor(private readonly sql: Sql) {}
+  /** `connect` makes a pool; `first` is the pool to start with (already known to work). */
+  constructor(
+    private readonly connect: () => Sql,
+    private readonly first: Sql,
+    private readonly options: PostgresJsDialectOptions = {},
+  ) {}
   createAdapter(): DialectAdapter {
     return new PostgresAdapter(); // brings the advisory-lock migration lock
   }
   createDriver(): Driver {
-    return new PostgresJsDriver(this.sql);
+    return new PostgresJsDriver(this.connect, this.first, this.options.queryTimeoutMs ?? 0);
   }
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {
     return new PostgresIntrospector(db);
@@ -33,13 +52,58 @@ export class PostgresJsDialect implements Dialect {
   }
 }
 
+/** Thrown when a query passes its deadline; `code` marks it as a connection failure (503, not 500). */
+export class QueryTimeoutError extends Error {
+  readonly code = "QUERY_TIMEOUT";
+  constructor(ms: number) {
+    super(`query did not finish within ${ms} ms`);
+    this.name = "QueryTimeoutError";
+  }
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  if (ms <= 0) return work;
+  let timer: ReturnType<typeof setTimeout>;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new QueryTimeoutError(ms));
+    }, ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 class PostgresJsDriver implements Driver {
-  constructor(private readonly sql: Sql) {}
+  #sql: Sql;
+  #replacedAt = 0;
+
+  constructor(
+    private readonly connect: () => Sql,
+    first: Sql,
+    private readonly timeoutMs: number,
+  ) {
+    this.#sql = first;
+  }
+
+  get sql(): Sql {
+    return this.#sql;
+  }
+
+  /** Swap in a fresh pool (at most once a second) and drop the old one's connections. */
+  replacePool(): void {
+    if (Date.now() - this.#replacedAt < 1000) return;
+    this.#replacedAt = Date.now();
+    const old = this.#sql;
+    this.#sql = this.connect();
+    void old.end({ timeout: 0 }).catch(() => {});
+  }
+
   async init(): Promise<void> {}
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new PostgresJsConnection(await this.sql.reserve());
+    return new PostgresJsConnection(this, this.timeoutMs);
   }
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    await (connection as PostgresJsConnection).reserve();
     const isolation = settings.isolationLevel ? ` isolation level ${settings.isolationLevel}` : "";
     const access = settings.accessMode ? ` ${settings.accessMode}` : "";
     await connection.executeQuery(CompiledQuery.raw(`begin${isolation}${access}`));
@@ -54,29 +118,45 @@ class PostgresJsDriver implements Driver {
     (connection as PostgresJsConnection).release();
   }
   async destroy(): Promise<void> {
-    await this.sql.end({ timeout: 5 });
+    await this.#sql.end({ timeout: 5 });
   }
 }
 
 const COMMANDS_WITH_ROW_COUNT = new Set(["INSERT", "UPDATE", "DELETE", "MERGE"]);
 
 class PostgresJsConnection implements DatabaseConnection {
-  constructor(private readonly reserved: ReservedSql) {}
+  #reserved: ReservedSql | undefined;
+
+  constructor(
+    private readonly driver: PostgresJsDriver,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async reserve(): Promise<void> {
+    this.#reserved ??= await this.#deadline(this.driver.sql.reserve(), () => {});
+  }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.reserved.unsafe(compiled.sql, compiled.parameters.slice() as any[]);
+    const query: PendingQuery<Row[]> = (this.#reserved ?? this.driver.sql).unsafe(compiled.sql, compiled.parameters.slice() as any[]);
+    const result = await this.#deadline(query.execute(), () => query.cancel());
     const rows = Array.from(result.values()) as R[];
-    return COMMANDS_WITH_ROW_COUNT.has(result.command)
-      ? { rows, numAffectedRows: BigInt(result.count) }
-      : { rows };
+    return COMMANDS_WITH_ROW_COUNT.has(result.command) ? { rows, numAffectedRows: BigInt(result.count) } : { rows };
   }
 
   async *streamQuery<R>(compiled: CompiledQuery, chunkSize = 100): AsyncIterableIterator<QueryResult<R>> {
-    const cursor = this.reserved.unsafe(compiled.sql, compiled.parameters.slice() as any[]).cursor(chunkSize);
+    const cursor = (this.#reserved ?? this.driver.sql).unsafe(compiled.sql, compiled.parameters.slice() as any[]).cursor(chunkSize);
     for await (const rows of cursor) yield { rows: rows as R[] };
   }
 
   release(): void {
-    this.reserved.release();
+    this.#reserved?.release();
+    this.#reserved = undefined;
+  }
+
+  #deadline<T>(work: Promise<T>, cancel: () => void): Promise<T> {
+    return withDeadline(work, this.timeoutMs, () => {
+      cancel();
+      this.driver.replacePool();
+    });
   }
 }

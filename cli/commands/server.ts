@@ -18,9 +18,16 @@ async function runServer(args: Record<string, any>, mode: "development" | "produ
   }
   const server = await startServer({ config, databaseUrl: await resolveDatabaseUrl(args), mode, migrate, port, host: args.host });
   console.error(`Endpoint listening on ${server.url} (${mode}, database ${server.database.displayUrl})`);
-  const onSignal = () => void server.stop();
+  // First SIGTERM/SIGINT: finish in-flight requests, then exit 0. A second one: exit at once.
+  let signalled = false;
+  const onSignal = () => {
+    if (signalled) process.exit(1);
+    signalled = true;
+    void server.stop();
+  };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  process.on("SIGHUP", () => void server.reload());
   await server.stopped;
 }
 

@@ -23,6 +23,8 @@ export interface Endpoint {
   cache: AuthCache;
   codec: TokenCodec;
   secrets: SigningSecrets;
+  /** A new table and app for a changed config, sharing this Endpoint's cache, secrets and database. */
+  rebuild(config: Config): Promise<{ app: EndpointApp; table: RouteEntry[] }>;
   /** Stop the listener and timers, and write pending "last used" times. */
   shutdown(): Promise<void>;
 }
@@ -52,29 +54,38 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
   await cache.follow(database, log);
   const activity = new ActivityRecorder(database.db, log);
   activity.start();
-  const authenticator = new CredentialAuthenticator(config, cache, codec, activity);
-  const handlers = await loadHandlers(config, options.routesDir);
-  const readiness =
-    options.checkReadiness ?? (async (): Promise<Readiness> => ({ ready: true, database: "ok", pendingMigrations: 0, lastMigration: null, configHash: config.hash }));
-  const loginServices = { db: database.db, cache, gate: new PasswordGate() };
-  const table = buildRouteTable(config, handlers, allBuiltinRoutes(config, readiness, () => loginServices));
-  const app = createApp({
-    services: {
-      config,
-      db: database.db,
-      log,
-      authenticator,
-      clientAddress: clientAddressResolver(config.server.trustedProxies, options.peerAddress ?? (() => undefined)),
-      publicOrigin: new URL(config.server.publicUrl).origin,
-    },
-    table,
-  });
+  const gate = new PasswordGate();
+
+  /** The route table and app for one config: made at start-up, and again on each accepted reload. */
+  const build = async (current: Config) => {
+    const authenticator = new CredentialAuthenticator(current, cache, codec, activity);
+    const handlers = await loadHandlers(current, options.routesDir);
+    const readiness =
+      options.checkReadiness ?? (async (): Promise<Readiness> => ({ ready: true, database: "ok", pendingMigrations: 0, lastMigration: null, configHash: current.hash }));
+    const loginServices = { db: database.db, cache, gate };
+    const table = buildRouteTable(current, handlers, allBuiltinRoutes(current, readiness, () => loginServices));
+    const app = createApp({
+      services: {
+        config: current,
+        db: database.db,
+        log,
+        authenticator,
+        clientAddress: clientAddressResolver(current.server.trustedProxies, options.peerAddress ?? (() => undefined)),
+        publicOrigin: new URL(current.server.publicUrl).origin,
+      },
+      table,
+    });
+    return { app, table };
+  };
+
+  const { app, table } = await build(config);
   return {
     app,
     table,
     cache,
     codec,
     secrets,
+    rebuild: build,
     async shutdown() {
       await activity.stop();
       await cache.stop();

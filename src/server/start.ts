@@ -5,6 +5,7 @@ import { type Kysely, sql } from "kysely";
 import { MIGRATIONS_DIR, migrateToLatest, migrationStatus } from "../../db/migrate.ts";
 import { type DatabaseHandle, openDatabase } from "../../db/open.ts";
 import type { Database } from "../../db/schema.ts";
+import { formatFinding, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { assembleEndpoint } from "./assemble.ts";
 import type { Readiness } from "./builtin-routes.ts";
@@ -34,6 +35,11 @@ export interface RunningServer {
   stop(): Promise<void>;
   /** Resolves once the server has stopped (after stop() or a signal). */
   stopped: Promise<void>;
+  /**
+   * Re-read and validate endpoint.yaml; swap in the new route table only when it validates, otherwise keep
+   * serving and log the findings. Returns whether the new config took over.
+   */
+  reload(): Promise<boolean>;
 }
 
 export class StartError extends Error {}
@@ -42,10 +48,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { config, mode } = options;
   const sink = bufferedSink(1);
   const log = options.log ?? createLogger(sink, "info");
-  const database = await openDatabase(options.databaseUrl, { create: mode === "development", statementTimeoutMs: 10_000 });
+  // Requests fail fast when the database is down or hung: 2 s per query (or wait for a pooled connection),
+  // after which the answer is 503. The server-side statement_timeout backs it up.
+  const database = await openDatabase(options.databaseUrl, { create: mode === "development", statementTimeoutMs: 10_000, queryTimeoutMs: 2_000 });
   try {
     await prepareSchema(database, mode, options.migrate ?? false, log);
     let server: Server<unknown> | undefined;
+    let current = config;
+    let stopping: Promise<void> | undefined;
     const endpoint = await assembleEndpoint({
       config,
       database,
@@ -54,7 +64,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       routesDir: options.routesDir,
       env: options.env,
       peerAddress: (request) => server?.requestIP(request)?.address,
-      checkReadiness: () => checkReadiness(database.db, config),
+      checkReadiness: async () => {
+        const readiness = await checkReadiness(database.db, current);
+        // While shutting down, tell the proxy to send new requests elsewhere.
+        return stopping ? { ...readiness, ready: false } : readiness;
+      },
     });
     const { app, table } = endpoint;
     // Elysia's listen hands every route to Bun's native router. Explicit: no error pages with stacks
@@ -73,7 +87,6 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
     let resolveStopped!: () => void;
     const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
-    let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
         log.info("server_stopping", { grace_seconds: config.server.shutdownGraceSeconds });
@@ -86,7 +99,22 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         sink.flush();
         resolveStopped();
       })());
-    return { url, port: server.port ?? 0, database, log, stop, stopped };
+    const reload = async (): Promise<boolean> => {
+      const result = await loadConfig(config.file, { env: options.env ?? process.env, routesDir: options.routesDir });
+      if (!result.ok) {
+        log.warn("config_reload_rejected", { file: config.file, findings: result.findings.map(formatFinding) });
+        return false;
+      }
+      const next = await endpoint.rebuild(result.config);
+      // The new app routes in JavaScript (Elysia's router); native routes are set up by listen() at start.
+      server!.reload({ routes: {}, fetch: next.app.fetch } as Parameters<Server<unknown>["reload"]>[0]);
+      const restartOnly = (["host", "port", "bodyLimitBytes", "shutdownGraceSeconds"] as const).filter((k) => result.config.server[k] !== current.server[k]);
+      if (restartOnly.length) log.warn("config_reload_needs_restart", { settings: restartOnly.map((k) => `server.${k}`) });
+      current = result.config;
+      log.info("config_reloaded", { config_hash: current.hash, routes: next.table.length });
+      return true;
+    };
+    return { url, port: server.port ?? 0, database, log, stop, stopped, reload };
   } catch (error) {
     await database.close().catch(() => {});
     throw error;
