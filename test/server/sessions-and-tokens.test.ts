@@ -168,6 +168,17 @@ for (const backend of testBackends()) {
       expect((await attempt(PASSWORD)).status).toBe(303);
     });
 
+    test("a forged X-Forwarded-For does not dodge the throttle when no proxy is trusted", async () => {
+      const { csrfCookie, csrf } = await loginForm();
+      const attempt = (forwardedFor: string) =>
+        server.request("/login", {
+          ...form({ username: `nobody${forwardedFor}`, password: "wrong password!!", _csrf: csrf }, { "x-test-peer": "192.0.2.50", "x-forwarded-for": forwardedFor }),
+          cookie: csrfCookie,
+        });
+      for (let i = 0; i < 10; i++) expect((await attempt(`203.0.113.${i}`)).status).toBe(401);
+      expect((await attempt("203.0.113.99")).status).toBe(429);
+    });
+
     test("disabling the user ends their sessions at once", async () => {
       await server.addUser("dora", ["users"]);
       const { cookie } = await server.signIn("dora");
