@@ -183,6 +183,31 @@ function describeMachine(): string {
   return `${cpus().length} × ${model}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Linux ${kernel}, Bun ${Bun.version}, ${wrk}`;
 }
 
+/** Put one section into bench/results.md, keeping the others (one per database, one per soak). */
+function writeSection(title: string, body: string): void {
+  const file = join(import.meta.dir, "results.md");
+  let existing = "";
+  try {
+    existing = readFileSync(file, "utf8");
+  } catch {}
+  const sections = new Map<string, string>();
+  for (const part of existing.split(/^## /m).slice(1)) {
+    const newline = part.indexOf("\n");
+    sections.set(part.slice(0, newline).trim(), part.slice(newline + 1).trim());
+  }
+  sections.set(title, body.trim());
+  const ordered = [...sections.entries()].sort(([a], [b]) => a.localeCompare(b));
+  const text = [
+    "# Endpoint benchmark",
+    "",
+    "Made by `bun run bench` (PGlite), `DATABASE_URL=… bun run bench` (PostgreSQL) and `bun run bench --soak 60`.",
+    "Ratios compare with bare `Bun.serve` answering \"ok\" in the same run.",
+    "",
+    ...ordered.flatMap(([name, content]) => [`## ${name}`, "", content, ""]),
+  ].join("\n");
+  writeFileSync(file, text);
+}
+
 async function main(): Promise<number> {
   ensureWrk();
   const work = mkdtempSync(join(tmpdir(), "endpoint-bench-"));
@@ -241,19 +266,16 @@ async function main(): Promise<number> {
     });
     const logLines = readFileSync(accessLog, "utf8").split("\n").length - 1;
     const report = [
-      "# Endpoint benchmark",
-      "",
       `Run on ${new Date().toISOString().slice(0, 10)}: ${describeMachine()}.`,
-      `Database: ${database.backend}. Server ${twoCores ? "pinned to core 0, wrk to core 1" : "and wrk sharing one core"}; wrk -t1 -c${CONNECTIONS}; ${ROUNDS} interleaved rounds of ${SECONDS} s after a 2 s warm-up per scenario; Endpoint in production mode with request logging on (${logLines.toLocaleString("en")} lines written to a file).`,
+      `Server ${twoCores ? "pinned to core 0, wrk to core 1" : "and wrk sharing one core"}; wrk -t1 -c${CONNECTIONS}; ${ROUNDS} interleaved rounds of ${SECONDS} s after a 2 s warm-up per scenario; Endpoint in production mode with request logging on (${logLines.toLocaleString("en")} lines written to a file).`,
       "",
       "| scenario | req/s median (min–max) | ratio to bare Bun.serve | p50 ms | p99 ms | non-2xx | unexpected | peak RSS MB |",
       "|---|---|---|---|---|---|---|---|",
       ...rows,
       "",
       "`non-2xx` counts every answer of 300 or more (the denied scenario expects 403 for all of them); `unexpected` counts answers whose status was not the one the scenario expects, plus socket errors.",
-      "",
     ].join("\n");
-    writeFileSync(join(import.meta.dir, "results.md"), report);
+    writeSection(`Database: ${database.backend}`, report);
     console.log(report);
     if (unexpectedTotal > 0) console.error(`${unexpectedTotal} unexpected responses`);
     return unexpectedTotal > 0 ? 1 : 0;
@@ -281,7 +303,9 @@ async function soak(seconds: number, scenarios: Scenario[], url: string, pid: nu
   }
   const end = memory(pid).rss;
   const growth = at100k ? ((end - at100k) / at100k) * 100 : Number.NaN;
-  console.log(`soak (${backend}): ${total.toLocaleString("en")} requests in ${seconds} s; RSS at 100k requests ${at100k ? mb(at100k) : "n/a"} MB, at the end ${mb(end)} MB (${growth >= 0 ? "+" : ""}${growth.toFixed(1)} %); ${unexpected} unexpected responses`);
+  const line = `${total.toLocaleString("en")} requests in ${seconds} s, the five scenarios in turn; RSS at 100k requests ${at100k ? mb(at100k) : "n/a"} MB, at the end ${mb(end)} MB (${growth >= 0 ? "+" : ""}${growth.toFixed(1)} %); ${unexpected} unexpected responses.`;
+  writeSection(`Soak: ${backend}`, `Run on ${new Date().toISOString().slice(0, 10)}: ${describeMachine()}.\n\n${line}`);
+  console.log(`soak (${backend}): ${line}`);
   return unexpected > 0 ? 1 : 0;
 }
 

@@ -153,16 +153,16 @@ export async function readPassword(args: { password?: string; "password-stdin"?:
   return first;
 }
 
+/** What was typed after the end of the last answer (pasted ahead), kept for the next prompt. */
+let typedAhead = "";
+
 /** Ask on the terminal without echoing what is typed. */
 function promptHidden(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
     process.stderr.write(question);
-    stdin.setRawMode(true);
-    stdin.resume();
-    stdin.setEncoding("utf8");
     let typed = "";
-    const done = (error?: Error) => {
+    const finish = (error?: Error) => {
       stdin.setRawMode(false);
       stdin.pause();
       stdin.off("data", onData);
@@ -170,14 +170,43 @@ function promptHidden(question: string): Promise<string> {
       if (error) reject(error);
       else resolve(typed);
     };
-    const onData = (chunk: string) => {
-      for (const char of chunk) {
-        if (char === "\r" || char === "\n") return done();
-        if (char === "\u0003") return done(new CommandError("cancelled"));
+    // Returns true once the answer is complete; the rest of the chunk waits for the next prompt.
+    const consume = (chunk: string): boolean => {
+      const chars = [...chunk];
+      for (let i = 0; i < chars.length; i++) {
+        const char = chars[i]!;
+        if (char === "\r" || char === "\n") {
+          typedAhead = chars.slice(i + 1).join("").replace(/^\n/, "");
+          return true;
+        }
+        if (char === "\u0003") throw new CommandError("cancelled");
         if (char === "\u007f" || char === "\b") typed = [...typed].slice(0, -1).join("");
         else typed += char;
       }
+      return false;
     };
+    const onData = (chunk: string) => {
+      try {
+        if (consume(chunk)) finish();
+      } catch (error) {
+        finish(error as Error);
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.setEncoding("utf8");
+    const ahead = typedAhead;
+    typedAhead = "";
+    try {
+      if (ahead && consume(ahead)) {
+        stdin.setRawMode(false);
+        process.stderr.write("\n");
+        return resolve(typed);
+      }
+    } catch (error) {
+      stdin.setRawMode(false);
+      return reject(error);
+    }
     stdin.on("data", onData);
+    stdin.resume();
   });
 }

@@ -25,6 +25,8 @@ export function readCookie(header: string | null, name: string): string | undefi
 export class CredentialAuthenticator implements Authenticator {
   /** Verified JWTs keyed by the presented string: the HMAC is checked once per token, not per request. */
   readonly #verified = new Map<string, VerifiedToken>();
+  /** SHA-256 of session cookies seen lately: hashed once per cookie, not once per request. */
+  readonly #cookieHashes = new Map<string, string>();
   readonly #idleMs: number;
   readonly #absoluteMs: number;
 
@@ -83,7 +85,12 @@ export class CredentialAuthenticator implements Authenticator {
   async #fromSession(cookie: string): Promise<AuthResult> {
     const tried: Credential[] = ["session"];
     if (!looksLikeSessionId(cookie)) return { principal: null, tried, failure: "session cookie is malformed" };
-    const idHash = hashSessionId(cookie);
+    let idHash = this.#cookieHashes.get(cookie);
+    if (idHash === undefined) {
+      idHash = hashSessionId(cookie);
+      if (this.#cookieHashes.size >= VERIFIED_CACHE_LIMIT) this.#cookieHashes.clear();
+      this.#cookieHashes.set(cookie, idHash);
+    }
     const session = await this.cache.session(idHash);
     if (!session) return { principal: null, tried, failure: "session is unknown or ended" };
     const now = Date.now();
