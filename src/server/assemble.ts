@@ -12,6 +12,7 @@ import { loadHandlers } from "../config/handlers.ts";
 import type { Config } from "../config/schema.ts";
 import { type EndpointApp, createApp } from "./app.ts";
 import { type Readiness, builtinRoutes } from "./builtin-routes.ts";
+import { type ApiServices, apiRoutes } from "./api-routes.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import type { Logger } from "./logger.ts";
 import { type LoginServices, loginRoutes } from "./login-routes.ts";
@@ -30,8 +31,8 @@ export interface Endpoint {
 }
 
 /** Endpoint's own routes, in the order `routes` lists them. */
-export function allBuiltinRoutes(config: Config, readiness: () => Promise<Readiness>, login: () => LoginServices): BuiltinRoute[] {
-  return [...builtinRoutes(readiness), ...loginRoutes(config, login)];
+export function allBuiltinRoutes(config: Config, readiness: () => Promise<Readiness>, login: () => LoginServices, api: () => ApiServices): BuiltinRoute[] {
+  return [...builtinRoutes(readiness), ...loginRoutes(config, login), ...apiRoutes(config, api)];
 }
 
 export interface AssembleOptions {
@@ -63,7 +64,9 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     const readiness =
       options.checkReadiness ?? (async (): Promise<Readiness> => ({ ready: true, database: "ok", pendingMigrations: 0, lastMigration: null, configHash: current.hash }));
     const loginServices = { db: database.db, cache, gate };
-    const table = buildRouteTable(current, handlers, allBuiltinRoutes(current, readiness, () => loginServices));
+    let table: RouteEntry[] = [];
+    const apiServices: ApiServices = { db: database.db, codec, table: () => table };
+    table = buildRouteTable(current, handlers, allBuiltinRoutes(current, readiness, () => loginServices, () => apiServices));
     const app = createApp({
       services: {
         config: current,

@@ -1,0 +1,339 @@
+// The REST API: users, groups, memberships and tokens over HTTP, for scripts. JSON in and out, problem+json
+// errors with per-field messages, list endpoints paged. Admin group only, except /api/me and a user's own tokens.
+import { t } from "elysia";
+import type { Kysely } from "kysely";
+import type { Database } from "../../db/schema.ts";
+import type { Actor } from "../admin/audit.ts";
+import { addMember, createGroup, findGroup, groupNotFound, listGroups, removeGroup, removeMember } from "../admin/groups.ts";
+import { USERNAME_PATTERN } from "../admin/names.ts";
+import { createUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../admin/users.ts";
+import { decide } from "../auth/guard.ts";
+import type { Principal } from "../auth/principal.ts";
+import { type TokenCodec, createToken, listTokens, revokeToken, tokenNotFound } from "../auth/tokens.ts";
+import type { Config } from "../config/schema.ts";
+import { EndpointError, invalid } from "../errors.ts";
+import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
+import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
+
+export interface ApiServices {
+  db: Kysely<Database>;
+  codec: TokenCodec;
+  /** The whole route table, for /api/me's "routes you may call" and token scopes. */
+  table: () => readonly RouteEntry[];
+}
+
+const Name = t.String({ minLength: 1, maxLength: 64 });
+const Password = t.String({ minLength: 1, maxLength: 1024 });
+const Paging = t.Object(
+  {
+    page: t.Optional(t.Integer({ minimum: 1, maximum: 100_000 })),
+    per_page: t.Optional(t.Integer({ minimum: 1, maximum: 200 })),
+    search: t.Optional(t.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+const UsernameParam = t.Object({ username: Name });
+const GroupParam = t.Object({ name: Name });
+
+const apiActor = (context: Pick<HandlerContext<unknown, unknown, unknown>, "principal" | "clientAddress">): Actor => ({
+  name: context.principal!.username,
+  source: "api",
+  clientAddress: context.clientAddress ?? null,
+});
+
+const created = (value: unknown) => Response.json(value, { status: 201, headers: { "Cache-Control": "no-store" } });
+const noContent = () => new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
+const isAdmin = (config: Config, principal: Principal | null) => principal?.groups.includes(config.auth.adminGroup) ?? false;
+
+function page<T>(items: T[], total: number, query: { page?: number; per_page?: number }) {
+  return { items, total, page: query.page ?? 1, per_page: query.per_page ?? 50 };
+}
+
+/** The last member of the admin group may not leave it or be deleted: someone must be able to administer. */
+async function refuseLastAdmin(db: Kysely<Database>, config: Config, username: string): Promise<void> {
+  const group = await findGroup(db, config.auth.adminGroup);
+  if (!group) return;
+  const members = await db.selectFrom("group_members").innerJoin("users", "users.id", "group_members.user_id").select("users.username").where("group_members.group_id", "=", group.id).execute();
+  if (members.length === 1 && members[0]!.username.toLowerCase() === username.toLowerCase())
+    throw new EndpointError("last_admin", 409, `'${members[0]!.username}' is the last member of group '${group.name}'; add another administrator first`);
+}
+
+export function apiRoutes(config: Config, services: () => ApiServices): BuiltinRoute[] {
+  const admin = { public: false, groups: [config.auth.adminGroup], accepts: ["session", "token"] } as const;
+  const anyone = { public: false, groups: ["*"], accepts: ["session", "token"] } as const;
+  const tokenExpiry = t.Optional(t.Integer({ minimum: 60, maximum: config.auth.tokenMaxExpirySeconds }));
+
+  return [
+    {
+      name: "api-me",
+      method: "GET",
+      path: "/api/me",
+      rule: anyone,
+      description: "Who you are, your groups, and the routes you may call",
+      handler: defineHandler({
+        handle({ principal }) {
+          const routes = services()
+            .table()
+            .filter((entry) => entry.origin === "config" && decide(entry.rule, principal).outcome === "allow")
+            .map((entry) => ({ name: entry.name, method: entry.method, path: entry.path }));
+          return { id: principal!.id, username: principal!.username, groups: principal!.groups, via: principal!.via, routes };
+        },
+      }),
+    },
+    {
+      name: "api-users-list",
+      method: "GET",
+      path: "/api/users",
+      rule: admin,
+      description: "Users, paged; ?search= matches part of the username",
+      handler: defineHandler({
+        query: Paging,
+        async handle({ query }) {
+          const perPage = query.per_page ?? 50;
+          const { users, total } = await listUsers(services().db, { search: query.search, limit: perPage, offset: ((query.page ?? 1) - 1) * perPage });
+          return page(users, total, query);
+        },
+      }),
+    },
+    {
+      name: "api-users-create",
+      method: "POST",
+      path: "/api/users",
+      rule: admin,
+      description: "Create a user",
+      handler: defineHandler({
+        body: t.Object({ username: Name, password: Password }, { additionalProperties: false }),
+        async handle(context) {
+          return created(await createUser(services().db, apiActor(context), context.body));
+        },
+      }),
+    },
+    {
+      name: "api-users-show",
+      method: "GET",
+      path: "/api/users/:username",
+      rule: admin,
+      description: "A user with their groups and tokens",
+      handler: defineHandler({
+        params: UsernameParam,
+        async handle({ params }) {
+          const { db } = services();
+          const user = await requireUser(db, params.username);
+          const { users } = await listUsers(db, { search: user.username, limit: 1000 });
+          const summary = users.find((u) => u.id === user.id)!;
+          return { ...summary, tokens: await listTokens(db, { username: user.username }) };
+        },
+      }),
+    },
+    {
+      name: "api-users-update",
+      method: "PATCH",
+      path: "/api/users/:username",
+      rule: admin,
+      description: "Disable or enable a user, or set their password",
+      handler: defineHandler({
+        params: UsernameParam,
+        body: t.Object({ disabled: t.Optional(t.Boolean()), password: t.Optional(Password) }, { additionalProperties: false, minProperties: 1 }),
+        async handle(context) {
+          const { db } = services();
+          const { params, body } = context;
+          if (body.disabled === true) await refuseLastAdmin(db, config, params.username);
+          if (body.password !== undefined) await setPassword(db, apiActor(context), params.username, body.password);
+          if (body.disabled !== undefined) await setDisabled(db, apiActor(context), params.username, body.disabled);
+          const user = await requireUser(db, params.username);
+          return { id: user.id, username: user.username, disabled: user.disabled };
+        },
+      }),
+    },
+    {
+      name: "api-users-delete",
+      method: "DELETE",
+      path: "/api/users/:username",
+      rule: admin,
+      description: "Delete a user with their memberships, sessions and tokens",
+      handler: defineHandler({
+        params: UsernameParam,
+        async handle(context) {
+          const { db } = services();
+          await requireUser(db, context.params.username);
+          await refuseLastAdmin(db, config, context.params.username);
+          await removeUser(db, apiActor(context), context.params.username);
+          return noContent();
+        },
+      }),
+    },
+    {
+      name: "api-groups-list",
+      method: "GET",
+      path: "/api/groups",
+      rule: admin,
+      description: "Groups with their members",
+      handler: defineHandler({
+        query: Paging,
+        async handle({ query }) {
+          const all = await listGroups(services().db);
+          const matching = query.search ? all.filter((g) => g.name.includes(query.search!.toLowerCase())) : all;
+          const perPage = query.per_page ?? 50;
+          const start = ((query.page ?? 1) - 1) * perPage;
+          return page(matching.slice(start, start + perPage), matching.length, query);
+        },
+      }),
+    },
+    {
+      name: "api-groups-create",
+      method: "POST",
+      path: "/api/groups",
+      rule: admin,
+      description: "Create a group",
+      handler: defineHandler({
+        body: t.Object({ name: Name, description: t.Optional(t.String({ maxLength: 500 })) }, { additionalProperties: false }),
+        async handle(context) {
+          return created(await createGroup(services().db, apiActor(context), context.body));
+        },
+      }),
+    },
+    {
+      name: "api-groups-show",
+      method: "GET",
+      path: "/api/groups/:name",
+      rule: admin,
+      description: "A group with its members",
+      handler: defineHandler({
+        params: GroupParam,
+        async handle({ params }) {
+          const group = (await listGroups(services().db)).find((g) => g.name === params.name.toLowerCase());
+          if (!group) throw groupNotFound(params.name);
+          return group;
+        },
+      }),
+    },
+    {
+      name: "api-groups-delete",
+      method: "DELETE",
+      path: "/api/groups/:name",
+      rule: admin,
+      description: "Delete a group and its memberships",
+      handler: defineHandler({
+        params: GroupParam,
+        async handle(context) {
+          if (context.params.name.toLowerCase() === config.auth.adminGroup)
+            throw new EndpointError("admin_group", 409, `group '${config.auth.adminGroup}' administers Endpoint and cannot be deleted here`);
+          await removeGroup(services().db, apiActor(context), context.params.name);
+          return noContent();
+        },
+      }),
+    },
+    {
+      name: "api-members-add",
+      method: "PUT",
+      path: "/api/groups/:name/members/:username",
+      rule: admin,
+      description: "Put a user in a group",
+      handler: defineHandler({
+        params: t.Object({ name: Name, username: Name }),
+        async handle(context) {
+          await addMember(services().db, apiActor(context), context.params.name, context.params.username);
+          return noContent();
+        },
+      }),
+    },
+    {
+      name: "api-members-remove",
+      method: "DELETE",
+      path: "/api/groups/:name/members/:username",
+      rule: admin,
+      description: "Take a user out of a group",
+      handler: defineHandler({
+        params: t.Object({ name: Name, username: Name }),
+        async handle(context) {
+          const { db } = services();
+          if (context.params.name.toLowerCase() === config.auth.adminGroup) await refuseLastAdmin(db, config, context.params.username);
+          await removeMember(db, apiActor(context), context.params.name, context.params.username);
+          return noContent();
+        },
+      }),
+    },
+    {
+      name: "api-tokens-list",
+      method: "GET",
+      path: "/api/tokens",
+      rule: anyone,
+      description: "Tokens (an admin sees all, anyone else their own); never the tokens themselves",
+      handler: defineHandler({
+        query: Paging,
+        async handle({ query, principal }) {
+          const all = await listTokens(services().db, isAdmin(config, principal) ? {} : { username: principal!.username });
+          const perPage = query.per_page ?? 50;
+          const start = ((query.page ?? 1) - 1) * perPage;
+          return page(all.slice(start, start + perPage), all.length, query);
+        },
+      }),
+    },
+    {
+      name: "api-tokens-create",
+      method: "POST",
+      path: "/api/tokens",
+      rule: anyone,
+      description: "Create a token (for yourself; an admin may name another owner); shown once in the answer",
+      handler: defineHandler({
+        body: t.Object(
+          {
+            name: t.String({ minLength: 1, maxLength: 64 }),
+            username: t.Optional(Name),
+            expires_in_seconds: tokenExpiry,
+            routes: t.Optional(t.Array(t.String({ maxLength: 64 }), { maxItems: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        async handle(context) {
+          const { body, principal } = context;
+          const owner = body.username ?? principal!.username;
+          if (owner.toLowerCase() !== principal!.username.toLowerCase() && !isAdmin(config, principal))
+            throw new EndpointError("forbidden", 403, "only administrators create tokens for other users");
+          if (!USERNAME_PATTERN.test(owner)) throw invalid("invalid_username", "username is not valid", [{ path: "/body/username", message: "not a valid username" }]);
+          const { db, codec, table } = services();
+          const { token, summary } = await createToken(db, codec, apiActor(context), {
+            username: owner,
+            name: body.name,
+            expiresInSeconds: body.expires_in_seconds ?? config.auth.tokenDefaultExpirySeconds,
+            routes: body.routes,
+            knownRoutes: table().map((entry) => entry.name),
+          });
+          return created({ ...summary, token });
+        },
+      }),
+    },
+    {
+      name: "api-tokens-show",
+      method: "GET",
+      path: "/api/tokens/:id",
+      rule: anyone,
+      description: "One token's record (yours, or any for an admin)",
+      handler: defineHandler({
+        params: t.Object({ id: t.String({ maxLength: 64 }) }),
+        async handle({ params, principal }) {
+          const all = await listTokens(services().db, isAdmin(config, principal) ? {} : { username: principal!.username });
+          const token = all.find((candidate) => candidate.id === params.id);
+          // Someone else's token is "not found", not "forbidden": its existence is not yours to learn.
+          if (!token) throw tokenNotFound(params.id);
+          return token;
+        },
+      }),
+    },
+    {
+      name: "api-tokens-revoke",
+      method: "DELETE",
+      path: "/api/tokens/:id",
+      rule: anyone,
+      description: "Revoke a token (yours, or any for an admin)",
+      handler: defineHandler({
+        params: t.Object({ id: t.String({ maxLength: 64 }) }),
+        async handle(context) {
+          const ownerId = isAdmin(config, context.principal) ? undefined : context.principal!.id;
+          await revokeToken(services().db, apiActor(context), context.params.id, { ownerId });
+          return noContent();
+        },
+      }),
+    },
+  ];
+}

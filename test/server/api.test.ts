@@ -1,0 +1,131 @@
+// The REST API over real Requests: every endpoint, and each 401, 403, 404, 409 and 422 it can give.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { testBackends } from "../support/backends.ts";
+import { type TestEndpoint, startTestEndpoint } from "../support/endpoint.ts";
+
+for (const backend of testBackends()) {
+  describe(`${backend.name}: the REST API`, () => {
+    let server: TestEndpoint;
+    let adminToken: string;
+    let joeToken: string;
+    const call = (method: string, path: string, options: { token?: string; body?: unknown } = {}) =>
+      server.request(path, {
+        method,
+        token: options.token ?? adminToken,
+        headers: options.body === undefined ? {} : { "content-type": "application/json" },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+    const problem = async (response: Response) => ({ status: response.status, code: (await response.json()).code });
+
+    beforeAll(async () => {
+      server = await startTestEndpoint(backend);
+      await server.addUser("root", ["admin"]);
+      await server.addUser("joe", ["users"]);
+      adminToken = (await server.tokenFor("root")).token;
+      joeToken = (await server.tokenFor("joe")).token;
+    });
+    afterAll(() => server.close());
+
+    test("/api/me tells anyone signed in who they are and which routes they may call", async () => {
+      const me = await (await call("GET", "/api/me", { token: joeToken })).json();
+      expect(me).toMatchObject({ username: "joe", groups: ["users"], via: "token" });
+      expect(me.routes.map((r: { name: string }) => r.name).sort()).toEqual(["home", "status", "whoami"]);
+      expect((await server.request("/api/me")).status).toBe(401);
+    });
+
+    test("users: create, list with search and paging, show, update, delete", async () => {
+      const made = await call("POST", "/api/users", { body: { username: "ann", password: "ann's long password" } });
+      expect(made.status).toBe(201);
+      expect(await made.json()).toMatchObject({ username: "ann", disabled: false, groups: [] });
+      const list = await (await call("GET", "/api/users?search=an&per_page=1")).json();
+      expect(list).toMatchObject({ total: 1, page: 1, per_page: 1 });
+      expect(list.items.map((u: { username: string }) => u.username)).toEqual(["ann"]);
+      const shown = await (await call("GET", "/api/users/ANN")).json();
+      expect(shown).toMatchObject({ username: "ann", tokens: [] });
+      expect(JSON.stringify(shown)).not.toContain("password");
+      const disabled = await call("PATCH", "/api/users/ann", { body: { disabled: true } });
+      expect(await disabled.json()).toMatchObject({ username: "ann", disabled: true });
+      expect((await call("PATCH", "/api/users/ann", { body: { password: "a brand new password" } })).status).toBe(200);
+      expect((await call("DELETE", "/api/users/ann")).status).toBe(204);
+      expect(await problem(await call("GET", "/api/users/ann"))).toEqual({ status: 404, code: "user_not_found" });
+    });
+
+    test("groups and members: create, show, add and remove a member, delete", async () => {
+      expect((await call("POST", "/api/groups", { body: { name: "ops", description: "Operators" } })).status).toBe(201);
+      expect((await call("PUT", "/api/groups/ops/members/joe")).status).toBe(204);
+      expect(await (await call("GET", "/api/groups/ops")).json()).toMatchObject({ name: "ops", description: "Operators", members: ["joe"] });
+      const list = await (await call("GET", "/api/groups")).json();
+      expect(list.items.map((g: { name: string }) => g.name)).toContain("ops");
+      expect((await call("DELETE", "/api/groups/ops/members/joe")).status).toBe(204);
+      expect((await call("DELETE", "/api/groups/ops")).status).toBe(204);
+      expect((await call("GET", "/api/groups/ops")).status).toBe(404);
+    });
+
+    test("tokens: a user creates, lists, shows and revokes their own; the token is shown once", async () => {
+      const made = await call("POST", "/api/tokens", { token: joeToken, body: { name: "laptop", expires_in_seconds: 3600, routes: ["whoami"] } });
+      expect(made.status).toBe(201);
+      const body = await made.json();
+      expect(body.token).toMatch(/^ept_/);
+      expect(body).toMatchObject({ owner: "joe", name: "laptop", routes: ["whoami"] });
+      const list = await call("GET", "/api/tokens", { token: joeToken });
+      const text = await list.text();
+      expect(text).not.toContain("ept_");
+      expect(JSON.parse(text).items.every((t: { owner: string }) => t.owner === "joe")).toBe(true);
+      expect((await call("GET", `/api/tokens/${body.id}`, { token: joeToken })).status).toBe(200);
+      expect((await server.request("/whoami", { token: body.token })).status).toBe(200);
+      expect((await call("DELETE", `/api/tokens/${body.id}`, { token: joeToken })).status).toBe(204);
+      expect(await problem(await call("DELETE", `/api/tokens/${body.id}`, { token: joeToken }))).toEqual({ status: 409, code: "token_revoked" });
+    });
+
+    test("another user's token is 404 to a non-admin, and visible to an admin", async () => {
+      const rootsToken = await (await call("POST", "/api/tokens", { body: { name: "root's" } })).json();
+      expect(await problem(await call("GET", `/api/tokens/${rootsToken.id}`, { token: joeToken }))).toEqual({ status: 404, code: "token_not_found" });
+      expect(await problem(await call("DELETE", `/api/tokens/${rootsToken.id}`, { token: joeToken }))).toEqual({ status: 404, code: "token_not_found" });
+      expect((await call("GET", `/api/tokens/${rootsToken.id}`)).status).toBe(200);
+      const forJoe = await call("POST", "/api/tokens", { body: { name: "issued", username: "joe" } });
+      expect((await forJoe.json()).owner).toBe("joe");
+      expect(await problem(await call("POST", "/api/tokens", { token: joeToken, body: { name: "x", username: "root" } }))).toEqual({ status: 403, code: "forbidden" });
+    });
+
+    const refusals: Array<{ what: string; method: string; path: string; body?: unknown; as?: "joe" | "nobody"; status: number; code: string }> = [
+      { what: "no credentials", method: "GET", path: "/api/users", as: "nobody", status: 401, code: "unauthenticated" },
+      { what: "not an admin", method: "GET", path: "/api/users", as: "joe", status: 403, code: "forbidden" },
+      { what: "not an admin, creating a group", method: "POST", path: "/api/groups", body: { name: "x" }, as: "joe", status: 403, code: "forbidden" },
+      { what: "unknown user", method: "PATCH", path: "/api/users/nobody", body: { disabled: true }, status: 404, code: "user_not_found" },
+      { what: "unknown group", method: "PUT", path: "/api/groups/nope/members/joe", status: 404, code: "group_not_found" },
+      { what: "duplicate user", method: "POST", path: "/api/users", body: { username: "JOE", password: "long enough password" }, status: 409, code: "user_exists" },
+      { what: "already a member", method: "PUT", path: "/api/groups/users/members/joe", status: 409, code: "already_member" },
+      { what: "deleting the last admin", method: "DELETE", path: "/api/users/root", status: 409, code: "last_admin" },
+      { what: "the last admin leaving the admin group", method: "DELETE", path: "/api/groups/admin/members/root", status: 409, code: "last_admin" },
+      { what: "a short password", method: "POST", path: "/api/users", body: { username: "kim", password: "short" }, status: 422, code: "password_too_short" },
+      { what: "a bad username", method: "POST", path: "/api/users", body: { username: "<script>", password: "long enough password" }, status: 422, code: "invalid_username" },
+      { what: "mass assignment", method: "POST", path: "/api/users", body: { username: "kim", password: "long enough password", is_admin: true }, status: 422, code: "invalid_input" },
+      { what: "an empty update", method: "PATCH", path: "/api/users/joe", body: {}, status: 422, code: "invalid_input" },
+      { what: "a token for an unknown route", method: "POST", path: "/api/tokens", body: { name: "x", routes: ["nope"] }, status: 422, code: "unknown_route" },
+      { what: "a token lifetime past the maximum", method: "POST", path: "/api/tokens", body: { name: "x", expires_in_seconds: 10 ** 10 }, status: 422, code: "invalid_input" },
+      { what: "a bad page number", method: "GET", path: "/api/users?page=0", status: 422, code: "invalid_input" },
+    ];
+    for (const r of refusals)
+      test(`${r.what} → ${r.status} ${r.code}`, async () => {
+        const response =
+          r.as === "nobody"
+            ? await server.request(r.path, { method: r.method })
+            : await call(r.method, r.path, { token: r.as === "joe" ? joeToken : adminToken, body: r.body });
+        expect(await problem(response)).toEqual({ status: r.status, code: r.code });
+      });
+
+    test("a validation error names the field and never echoes the password", async () => {
+      const response = await call("POST", "/api/users", { body: { username: 7, password: "hunter2hunter2" } });
+      const body = await response.json();
+      expect(body.errors.map((e: { path: string }) => e.path)).toContain("/body/username");
+      expect(JSON.stringify(body)).not.toContain("hunter2");
+    });
+
+    test("changes made through the API are audited with who and from where", async () => {
+      const rows = await server.database.db.selectFrom("audit_log").selectAll().where("source", "=", "api").execute();
+      expect(rows.map((r) => r.action)).toEqual(expect.arrayContaining(["user.create", "group.create", "group.add_member", "token.create", "token.revoke"]));
+      expect(rows.every((r) => r.actor === "root" || r.actor === "joe")).toBe(true);
+      expect(JSON.stringify(rows)).not.toContain("ept_");
+    });
+  });
+}
