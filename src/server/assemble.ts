@@ -13,6 +13,7 @@ import type { Config } from "../config/schema.ts";
 import { type EndpointApp, createApp } from "./app.ts";
 import { type Readiness, builtinRoutes } from "./builtin-routes.ts";
 import { type ApiServices, apiRoutes } from "./api-routes.ts";
+import { openApiRoutes } from "./openapi.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import type { Logger } from "./logger.ts";
 import { type LoginServices, loginRoutes } from "./login-routes.ts";
@@ -32,7 +33,7 @@ export interface Endpoint {
 
 /** Endpoint's own routes, in the order `routes` lists them. */
 export function allBuiltinRoutes(config: Config, readiness: () => Promise<Readiness>, login: () => LoginServices, api: () => ApiServices): BuiltinRoute[] {
-  return [...builtinRoutes(readiness), ...loginRoutes(config, login), ...apiRoutes(config, api)];
+  return [...builtinRoutes(readiness), ...loginRoutes(config, login), ...apiRoutes(config, api), ...openApiRoutes(config, () => api().table())];
 }
 
 export interface AssembleOptions {

@@ -121,6 +121,19 @@ for (const backend of testBackends()) {
       expect(JSON.stringify(body)).not.toContain("hunter2");
     });
 
+    test("the OpenAPI document describes every route with its security and groups, for signed-in callers only", async () => {
+      expect((await server.request("/api/openapi.json")).status).toBe(401);
+      const document = await (await call("GET", "/api/openapi.json", { token: joeToken })).json();
+      expect(document.openapi).toBe("3.0.3");
+      expect(document.paths["/hooks/events"].post).toMatchObject({ operationId: "webhook", security: [{ bearerToken: [] }], "x-endpoint-access": { groups: ["services"] } });
+      expect(document.paths["/events"].get.security).toEqual([{ sessionCookie: [] }]);
+      expect(document.paths["/status"].get.security).toEqual([]);
+      expect(document.paths["/api/users"].post.requestBody.content["application/json"].schema.required).toEqual(["username", "password"]);
+      expect(document.paths["/api/groups/{name}/members/{username}"].put.parameters.map((p: { name: string }) => p.name)).toEqual(["name", "username"]);
+      const operations = Object.values(document.paths).flatMap((methods) => Object.keys(methods as object));
+      expect(operations.length).toBe(server.endpoint.table.length);
+    });
+
     test("changes made through the API are audited with who and from where", async () => {
       const rows = await server.database.db.selectFrom("audit_log").selectAll().where("source", "=", "api").execute();
       expect(rows.map((r) => r.action)).toEqual(expect.arrayContaining(["user.create", "group.create", "group.add_member", "token.create", "token.revoke"]));

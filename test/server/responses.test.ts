@@ -71,6 +71,12 @@ for (const backend of testBackends()) {
         expect(body.request_id).toBe(response.headers.get("x-request-id"));
       });
 
+    test("with server.openapi: public, anyone may read the API document", async () => {
+      const response = await server.request("/api/openapi.json");
+      expect(response.status).toBe(200);
+      expect(Object.keys((await response.json()).paths)).toContain("/echo");
+    });
+
     test("405 says which methods the path answers", async () => {
       const response = await server.request("/items/1", { method: "POST" });
       expect(response.headers.get("allow")).toBe("GET");
