@@ -18,6 +18,8 @@ async function runServer(args: Record<string, any>, mode: "development" | "produ
   }
   const server = await startServer({ config, databaseUrl: await resolveDatabaseUrl(args), mode, migrate, port, host: args.host });
   console.error(`Endpoint listening on ${server.url} (${mode}, database ${server.database.displayUrl})`);
+  if (server.setupLink)
+    console.error(`No user exists yet. Create the first administrator (this link works once, from this process):\n  ${server.setupLink}`);
   // First SIGTERM/SIGINT: finish in-flight requests, then exit 0. A second one: exit at once.
   let signalled = false;
   const onSignal = () => {

@@ -1,7 +1,9 @@
 // Puts one Endpoint together around an open database: secrets, the auth cache and its listener, the
 // authenticator, the route table (built-ins and endpoint.yaml) and the app. start.ts adds the socket; tests
 // call app.handle() with real Requests.
+import type { Kysely } from "kysely";
 import type { DatabaseHandle } from "../../db/open.ts";
+import type { Database } from "../../db/schema.ts";
 import { ActivityRecorder } from "../auth/activity.ts";
 import { AuthCache } from "../auth/auth-cache.ts";
 import { CredentialAuthenticator } from "../auth/authenticate.ts";
@@ -14,6 +16,7 @@ import { type EndpointApp, createApp } from "./app.ts";
 import { type Readiness, builtinRoutes } from "./builtin-routes.ts";
 import { type ApiServices, apiRoutes } from "./api-routes.ts";
 import { openApiRoutes } from "./openapi.ts";
+import { SetupLink, setupRoutes } from "./setup-routes.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import type { Logger } from "./logger.ts";
 import { type LoginServices, loginRoutes } from "./login-routes.ts";
@@ -25,6 +28,8 @@ export interface Endpoint {
   cache: AuthCache;
   codec: TokenCodec;
   secrets: SigningSecrets;
+  /** The one-time link that creates the first administrator, when the database has no user yet. */
+  setupLink: string | null;
   /** A new table and app for a changed config, sharing this Endpoint's cache, secrets and database. */
   rebuild(config: Config): Promise<{ app: EndpointApp; table: RouteEntry[] }>;
   /** Stop the listener and timers, and write pending "last used" times. */
@@ -32,8 +37,20 @@ export interface Endpoint {
 }
 
 /** Endpoint's own routes, in the order `routes` lists them. */
-export function allBuiltinRoutes(config: Config, readiness: () => Promise<Readiness>, login: () => LoginServices, api: () => ApiServices): BuiltinRoute[] {
-  return [...builtinRoutes(readiness), ...loginRoutes(config, login), ...apiRoutes(config, api), ...openApiRoutes(config, () => api().table())];
+export function allBuiltinRoutes(
+  config: Config,
+  readiness: () => Promise<Readiness>,
+  login: () => LoginServices,
+  api: () => ApiServices,
+  setup: () => { db: Kysely<Database>; link: SetupLink },
+): BuiltinRoute[] {
+  return [
+    ...builtinRoutes(readiness),
+    ...loginRoutes(config, login),
+    ...setupRoutes(config, setup),
+    ...apiRoutes(config, api),
+    ...openApiRoutes(config, () => api().table()),
+  ];
 }
 
 export interface AssembleOptions {
@@ -57,6 +74,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
   const activity = new ActivityRecorder(database.db, log);
   activity.start();
   const gate = new PasswordGate();
+  const setupLink = new SetupLink();
 
   /** The route table and app for one config: made at start-up, and again on each accepted reload. */
   const build = async (current: Config) => {
@@ -67,7 +85,8 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     const loginServices = { db: database.db, cache, gate };
     let table: RouteEntry[] = [];
     const apiServices: ApiServices = { db: database.db, codec, table: () => table };
-    table = buildRouteTable(current, handlers, allBuiltinRoutes(current, readiness, () => loginServices, () => apiServices));
+    const setupServices = { db: database.db, link: setupLink };
+    table = buildRouteTable(current, handlers, allBuiltinRoutes(current, readiness, () => loginServices, () => apiServices, () => setupServices));
     const app = createApp({
       services: {
         config: current,
@@ -86,6 +105,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
   return {
     app,
     table,
+    setupLink: await setupLink.prepare(database.db, config.server.publicUrl),
     cache,
     codec,
     secrets,

@@ -33,6 +33,8 @@ export interface RunningServer {
   log: Logger;
   /** Stop accepting, let in-flight requests finish within the grace period, close the database. */
   stop(): Promise<void>;
+  /** The one-time first-run link, when the database had no user at start-up. */
+  setupLink: string | null;
   /** Resolves once the server has stopped (after stop() or a signal). */
   stopped: Promise<void>;
   /**
@@ -114,7 +116,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       log.info("config_reloaded", { config_hash: current.hash, routes: next.table.length });
       return true;
     };
-    return { url, port: server.port ?? 0, database, log, stop, stopped, reload };
+    return { url, port: server.port ?? 0, database, log, stop, stopped, reload, setupLink: endpoint.setupLink };
   } catch (error) {
     await database.close().catch(() => {});
     throw error;

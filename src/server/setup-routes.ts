@@ -1,0 +1,100 @@
+// First run: while the database has no user at all, the server prints a one-time link at start-up that lets the
+// person at the console create the first administrator. The link's token lives only in this process's memory
+// (never in the database or the log beyond that one line) and stops working once used, or once any user exists.
+import type { Kysely } from "kysely";
+import type { Database } from "../../db/schema.ts";
+import { addMember, createGroup, findGroup } from "../admin/groups.ts";
+import { createUser } from "../admin/users.ts";
+import { sessionCookie } from "../auth/cookies.ts";
+import { foreignOrigin, secretsEqual } from "../auth/csrf.ts";
+import { createSession } from "../auth/sessions.ts";
+import type { Config } from "../config/schema.ts";
+import { EndpointError } from "../errors.ts";
+import { defineHandler } from "../handlers/define-handler.ts";
+import { SetupPage } from "../pages/setup-page.tsx";
+import type { BuiltinRoute } from "./route-table.ts";
+import { applyHtmlHeaders } from "./security-headers.ts";
+
+/** The one-time setup token of this process, if the database had no user when it started. */
+export class SetupLink {
+  #token: string | null = null;
+
+  /** Make a token when there is no user yet; returns the link to print, or null. */
+  async prepare(db: Kysely<Database>, publicUrl: string): Promise<string | null> {
+    const anyone = await db.selectFrom("users").select("id").limit(1).executeTakeFirst();
+    if (anyone) return null;
+    this.#token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    return `${publicUrl}/setup?token=${this.#token}`;
+  }
+
+  matches(presented: string | null | undefined): boolean {
+    return this.#token !== null && typeof presented === "string" && secretsEqual(this.#token, presented);
+  }
+
+  consume(): void {
+    this.#token = null;
+  }
+}
+
+const notAvailable = () => new EndpointError("not_found", 404, "there is nothing at this address");
+
+export function setupRoutes(config: Config, services: () => { db: Kysely<Database>; link: SetupLink }): BuiltinRoute[] {
+  const open = { public: true, groups: [], accepts: ["session"] } as const;
+  const page = (token: string, status: number, error?: string, username?: string) => {
+    const response = new Response(SetupPage({ token, error, username }) as string, { status, headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" } });
+    applyHtmlHeaders(response.headers);
+    return response;
+  };
+  return [
+    {
+      name: "setup-page",
+      method: "GET",
+      path: "/setup",
+      rule: open,
+      description: "First run only: the form that creates the first administrator",
+      handler: defineHandler({
+        handle({ request }) {
+          const token = new URL(request.url).searchParams.get("token");
+          if (!services().link.matches(token)) throw notAvailable();
+          return page(token!, 200);
+        },
+      }),
+    },
+    {
+      name: "setup",
+      method: "POST",
+      path: "/setup",
+      rule: open,
+      description: "First run only: create the first administrator and sign them in",
+      handler: defineHandler({
+        async handle({ request, form, log, clientAddress }) {
+          const { db, link } = services();
+          const token = form?.get("token");
+          if (!link.matches(token)) throw notAvailable();
+          if (foreignOrigin(request, new URL(config.server.publicUrl).origin)) throw new EndpointError("csrf_failed", 403, "this form did not come from this site");
+          const username = form?.get("username")?.trim() ?? "";
+          const password = form?.get("password") ?? "";
+          if (password !== form?.get("repeat")) return page(token!, 422, "The two passwords differ.", username);
+          if (await db.selectFrom("users").select("id").limit(1).executeTakeFirst()) {
+            link.consume();
+            throw notAvailable();
+          }
+          const actor = { name: "setup", source: "web" as const, clientAddress };
+          try {
+            await createUser(db, actor, { username, password });
+          } catch (error) {
+            if (error instanceof EndpointError && error.status === 422) return page(token!, 422, error.message, username);
+            throw error;
+          }
+          link.consume();
+          if (!(await findGroup(db, config.auth.adminGroup))) await createGroup(db, actor, { name: config.auth.adminGroup, description: "Administrators of this Endpoint" });
+          await addMember(db, actor, config.auth.adminGroup, username);
+          const user = (await db.selectFrom("users").select("id").executeTakeFirstOrThrow()).id;
+          const session = await createSession(db, user, { clientAddress, userAgent: request.headers.get("user-agent") });
+          log.info("setup_done", { username });
+          return new Response(null, { status: 303, headers: { Location: "/", "Set-Cookie": sessionCookie(config, session.cookieValue), "Cache-Control": "no-store" } });
+        },
+      }),
+    },
+  ];
+}
