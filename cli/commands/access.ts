@@ -17,7 +17,7 @@ const notServing = () => {
 async function effectiveTable(args: Record<string, unknown>): Promise<{ config: Config; table: RouteEntry[] }> {
   const config = await loadOptionalConfig({ ...args, config: args.config ?? "./endpoint.yaml" }, true);
   if (!config) throw new CommandError("cannot read config file './endpoint.yaml': file not found");
-  const table = buildRouteTable(config, await loadHandlers(config), allBuiltinRoutes(config, notServing, notServing, notServing, notServing));
+  const table = buildRouteTable(config, await loadHandlers(config), allBuiltinRoutes(config, notServing, notServing, notServing, notServing, notServing));
   return { config, table };
 }
 

@@ -61,15 +61,26 @@ export async function createUser(
   }
 }
 
-/** Set a new password; the user's sessions end and their tokens are revoked. */
-export async function setPassword(db: Kysely<Database>, actor: Actor, username: string, password: string): Promise<void> {
+/**
+ * Set a new password; the user's sessions end and their tokens are revoked. `keepSession` (the hash of the
+ * session making the change, on the account page) stays signed in, as Django does.
+ */
+export async function setPassword(
+  db: Kysely<Database>,
+  actor: Actor,
+  username: string,
+  password: string,
+  { keepSession }: { keepSession?: string } = {},
+): Promise<void> {
   checkPasswordPolicy(password);
   const user = await requireUser(db, username);
   const passwordHash = await hashPassword(password);
   await db.transaction().execute(async (trx) => {
     await trx.updateTable("users").set({ password_hash: passwordHash, updated_at: sql`now()` }).where("id", "=", user.id).execute();
     // A new password ends every way in that the old one opened: sessions and API tokens alike.
-    await trx.deleteFrom("sessions").where("user_id", "=", user.id).execute();
+    let sessions = trx.deleteFrom("sessions").where("user_id", "=", user.id);
+    if (keepSession) sessions = sessions.where("id_hash", "!=", keepSession);
+    await sessions.execute();
     await trx.updateTable("api_tokens").set({ revoked_at: sql`now()` }).where("user_id", "=", user.id).where("revoked_at", "is", null).execute();
     await recordAudit(trx, actor, "user.set_password", user.username);
   });

@@ -30,9 +30,9 @@ export function Layout({ title, principal, csrfToken, children }: LayoutProps): 
             <nav>
               {principal ? (
                 <>
-                  <span class="who" safe>
+                  <a class="who" href="/account" safe>
                     {principal.username}
-                  </span>
+                  </a>
                   {csrfToken ? (
                     <form method="post" action="/logout" class="inline">
                       <input type="hidden" name="_csrf" value={csrfToken} />

@@ -14,6 +14,7 @@ import { loadHandlers } from "../config/handlers.ts";
 import type { Config } from "../config/schema.ts";
 import { type EndpointApp, createApp } from "./app.ts";
 import { type Readiness, builtinRoutes } from "./builtin-routes.ts";
+import { type AccountServices, accountRoutes } from "./account-routes.ts";
 import { type ApiServices, apiRoutes } from "./api-routes.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { SetupLink, setupRoutes } from "./setup-routes.ts";
@@ -43,10 +44,12 @@ export function allBuiltinRoutes(
   login: () => LoginServices,
   api: () => ApiServices,
   setup: () => { db: Kysely<Database>; link: SetupLink },
+  account: () => AccountServices,
 ): BuiltinRoute[] {
   return [
     ...builtinRoutes(readiness),
     ...loginRoutes(config, login),
+    ...accountRoutes(config, account),
     ...setupRoutes(config, setup),
     ...apiRoutes(config, api),
     ...openApiRoutes(config, () => api().table()),
@@ -86,7 +89,12 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     let table: RouteEntry[] = [];
     const apiServices: ApiServices = { db: database.db, codec, table: () => table };
     const setupServices = { db: database.db, link: setupLink };
-    table = buildRouteTable(current, handlers, allBuiltinRoutes(current, readiness, () => loginServices, () => apiServices, () => setupServices));
+    const accountServices: AccountServices = { db: database.db, codec, gate, table: () => table };
+    table = buildRouteTable(
+      current,
+      handlers,
+      allBuiltinRoutes(current, readiness, () => loginServices, () => apiServices, () => setupServices, () => accountServices),
+    );
     const app = createApp({
       services: {
         config: current,

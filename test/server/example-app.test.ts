@@ -79,7 +79,7 @@ for (const backend of testBackends()) {
     test("the home page greets a signed-in user and offers a sign-out form", async () => {
       const { cookie, csrfToken } = await server.signIn("joe");
       const html = await (await server.request("/", { cookie })).text();
-      expect(html).toContain('<span class="who">joe</span>');
+      expect(html).toContain('<a class="who" href="/account">joe</a>');
       expect(html).toContain(`name="_csrf" value="${csrfToken}"`);
     });
   });

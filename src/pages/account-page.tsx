@@ -1,0 +1,137 @@
+/** @jsxImportSource @kitajs/html */
+// The account page every signed-in user has: their groups, the routes they may call, a password change form
+// and their own API tokens. Forms work without JavaScript and carry the session's CSRF token.
+import { escapeHtml } from "@kitajs/html";
+import type { Principal } from "../auth/principal.ts";
+import type { TokenSummary } from "../auth/tokens.ts";
+import { Layout } from "./layout.tsx";
+
+export interface AccountPageProps {
+  principal: Principal;
+  csrfToken: string;
+  routes: Array<{ name: string; method: string; path: string }>;
+  tokens: TokenSummary[];
+  notice?: string;
+  error?: string;
+  /** A token just created: shown this once. */
+  newToken?: string;
+}
+
+const when = (date: Date | null) => (date ? date.toISOString().slice(0, 16).replace("T", " ") : "—");
+
+export function AccountPage({ principal, csrfToken, routes, tokens, notice, error, newToken }: AccountPageProps): JSX.Element {
+  return (
+    <Layout title="Your account" principal={principal} csrfToken={csrfToken}>
+      <h1 safe>{principal.username}</h1>
+      {notice ? (
+        <p class="notice" role="status" safe>
+          {notice}
+        </p>
+      ) : (
+        ""
+      )}
+      {error ? (
+        <p class="alert" role="alert" safe>
+          {error}
+        </p>
+      ) : (
+        ""
+      )}
+      {newToken ? (
+        <section class="token-once">
+          <p>Your new token. Copy it now: it will not be shown again.</p>
+          <input class="token" readonly value={newToken} aria-label="New API token" />
+        </section>
+      ) : (
+        ""
+      )}
+      <h2>Groups</h2>
+      <p>{escapeHtml(principal.groups.length ? principal.groups.join(", ") : "You are in no group.")}</p>
+      <h2>Routes you may call</h2>
+      <ul>
+        {routes.map((route) => (
+          <li>
+            <code safe>{`${route.method} ${route.path}`}</code> <span class="muted" safe>{route.name}</span>
+          </li>
+        ))}
+      </ul>
+      <h2>Change your password</h2>
+      <form class="stack" method="post" action="/account/password">
+        <input type="hidden" name="_csrf" value={csrfToken} />
+        <label>
+          Current password
+          <input name="current" type="password" autocomplete="current-password" required maxlength="1024" />
+        </label>
+        <label>
+          New password (12 characters or more)
+          <input name="password" type="password" autocomplete="new-password" required minlength="12" maxlength="128" />
+        </label>
+        <label>
+          Repeat the new password
+          <input name="repeat" type="password" autocomplete="new-password" required minlength="12" maxlength="128" />
+        </label>
+        <button type="submit">Change password</button>
+      </form>
+      <h2>Your API tokens</h2>
+      {tokens.length === 0 ? (
+        <p class="muted">No tokens yet.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Routes</th>
+              <th>Created</th>
+              <th>Expires</th>
+              <th>Last used</th>
+              <th>State</th>
+            </tr>
+          </thead>
+          <tbody>
+            {tokens.map((token) => (
+              <tr>
+                <td safe>{token.name}</td>
+                <td>{escapeHtml(token.routes ? token.routes.join(", ") : "any you may call")}</td>
+                <td safe>{when(token.created_at)}</td>
+                <td safe>{when(token.expires_at)}</td>
+                <td safe>{when(token.last_used_at)}</td>
+                <td>
+                  {token.revoked_at ? (
+                    "revoked"
+                  ) : (
+                    <form method="post" action="/account/tokens/revoke" class="inline">
+                      <input type="hidden" name="_csrf" value={csrfToken} />
+                      <input type="hidden" name="id" value={token.id} />
+                      <button type="submit" class="danger">
+                        Revoke
+                      </button>
+                    </form>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form class="stack" method="post" action="/account/tokens">
+        <input type="hidden" name="_csrf" value={csrfToken} />
+        <label>
+          New token's name
+          <input name="name" required maxlength="64" placeholder="e.g. ci-deploy" />
+        </label>
+        <label>
+          Expires in
+          <select name="days">
+            <option value="7">7 days</option>
+            <option value="30">30 days</option>
+            <option value="90" selected>
+              90 days
+            </option>
+            <option value="365">365 days</option>
+          </select>
+        </label>
+        <button type="submit">Create token</button>
+      </form>
+    </Layout>
+  );
+}
