@@ -50,7 +50,7 @@ function page<T>(items: T[], total: number, query: { page?: number; per_page?: n
 }
 
 /** The last member of the admin group may not leave it or be deleted: someone must be able to administer. */
-async function refuseLastAdmin(db: Kysely<Database>, config: Config, username: string): Promise<void> {
+export async function refuseLastAdmin(db: Kysely<Database>, config: Config, username: string): Promise<void> {
   const group = await findGroup(db, config.auth.adminGroup);
   if (!group) return;
   const members = await db.selectFrom("group_members").innerJoin("users", "users.id", "group_members.user_id").select("users.username").where("group_members.group_id", "=", group.id).execute();

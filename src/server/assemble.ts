@@ -15,6 +15,7 @@ import type { Config } from "../config/schema.ts";
 import { type EndpointApp, createApp } from "./app.ts";
 import { type Readiness, builtinRoutes } from "./builtin-routes.ts";
 import { type AccountServices, accountRoutes } from "./account-routes.ts";
+import { adminRoutes } from "./admin-routes.ts";
 import { type ApiServices, apiRoutes } from "./api-routes.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { SetupLink, setupRoutes } from "./setup-routes.ts";
@@ -50,6 +51,7 @@ export function allBuiltinRoutes(
     ...builtinRoutes(readiness),
     ...loginRoutes(config, login),
     ...accountRoutes(config, account),
+    ...adminRoutes(config, account),
     ...setupRoutes(config, setup),
     ...apiRoutes(config, api),
     ...openApiRoutes(config, () => api().table()),

@@ -1,0 +1,323 @@
+/** @jsxImportSource @kitajs/html */
+// The admin pages: users, groups, tokens and the audit log. Plain forms (no JavaScript needed); destructive
+// actions go through a confirmation page; everything shown from data is escaped.
+import { escapeHtml } from "@kitajs/html";
+import type { AuditPage } from "../admin/audit.ts";
+import type { GroupSummary } from "../admin/groups.ts";
+import type { UserSummary } from "../admin/users.ts";
+import type { Principal } from "../auth/principal.ts";
+import type { TokenSummary } from "../auth/tokens.ts";
+import { Layout } from "./layout.tsx";
+
+export interface AdminFrame {
+  principal: Principal;
+  csrfToken: string;
+  notice?: string;
+  error?: string;
+}
+
+const when = (date: Date | null) => (date ? date.toISOString().slice(0, 16).replace("T", " ") : "—");
+
+function Messages({ notice, error }: { notice?: string; error?: string }): JSX.Element {
+  return (
+    <>
+      {notice ? (
+        <p class="notice" role="status" safe>
+          {notice}
+        </p>
+      ) : (
+        ""
+      )}
+      {error ? (
+        <p class="alert" role="alert" safe>
+          {error}
+        </p>
+      ) : (
+        ""
+      )}
+    </>
+  );
+}
+
+function Nav(): JSX.Element {
+  return (
+    <p class="admin-nav">
+      <a href="/admin/users">Users</a> · <a href="/admin/groups">Groups</a> · <a href="/admin/tokens">Tokens</a> · <a href="/admin/audit">Audit log</a>
+    </p>
+  );
+}
+
+function Csrf({ token }: { token: string }): JSX.Element {
+  return <input type="hidden" name="_csrf" value={token} />;
+}
+
+export function UsersPage(props: AdminFrame & { users: UserSummary[]; total: number; page: number; perPage: number; search: string }): JSX.Element {
+  const { users, total, page, perPage, search } = props;
+  const query = (p: number) => `/admin/users?page=${p}${search ? `&search=${encodeURIComponent(search)}` : ""}`;
+  return (
+    <Layout title="Users" principal={props.principal} csrfToken={props.csrfToken}>
+      <h1>Users</h1>
+      <Nav />
+      <Messages notice={props.notice} error={props.error} />
+      <form method="get" action="/admin/users" class="inline">
+        <input name="search" value={search} placeholder="Search usernames" maxlength="64" />
+        <button type="submit">Search</button>
+      </form>
+      <table>
+        <thead>
+          <tr>
+            <th>Username</th>
+            <th>Status</th>
+            <th>Groups</th>
+            <th>Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {users.map((user) => (
+            <tr>
+              <td>
+                <a href={`/admin/users/${encodeURIComponent(user.username)}`} safe>
+                  {user.username}
+                </a>
+              </td>
+              <td>{user.disabled ? "disabled" : "active"}</td>
+              <td>{escapeHtml(user.groups.join(", ") || "—")}</td>
+              <td safe>{when(user.created_at)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="muted">
+        {escapeHtml(`${total} user${total === 1 ? "" : "s"}`)} {page > 1 ? <a href={query(page - 1)}>Previous</a> : ""}{" "}
+        {page * perPage < total ? <a href={query(page + 1)}>Next</a> : ""}
+      </p>
+      <h2>New user</h2>
+      <form class="stack" method="post" action="/admin/users">
+        <Csrf token={props.csrfToken} />
+        <label>
+          Username
+          <input name="username" required maxlength="64" />
+        </label>
+        <label>
+          Password (12 characters or more)
+          <input name="password" type="password" required minlength="12" maxlength="128" autocomplete="new-password" />
+        </label>
+        <button type="submit">Create user</button>
+      </form>
+    </Layout>
+  );
+}
+
+export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenSummary[]; newToken?: string }): JSX.Element {
+  const { user, tokens } = props;
+  const base = `/admin/users/${encodeURIComponent(user.username)}`;
+  return (
+    <Layout title={user.username} principal={props.principal} csrfToken={props.csrfToken}>
+      <h1 safe>{user.username}</h1>
+      <Nav />
+      <Messages notice={props.notice} error={props.error} />
+      {props.newToken ? (
+        <section class="token-once">
+          <p>The new token. Copy it now: it will not be shown again.</p>
+          <input class="token" readonly value={props.newToken} aria-label="New API token" />
+        </section>
+      ) : (
+        ""
+      )}
+      <p>
+        Status: {user.disabled ? "disabled" : "active"}. Groups: {escapeHtml(user.groups.join(", ") || "none")}.
+      </p>
+      <form method="post" action={`${base}/${user.disabled ? "enable" : "disable"}`} class="inline">
+        <Csrf token={props.csrfToken} />
+        <button type="submit">{user.disabled ? "Enable" : "Disable"}</button>
+      </form>{" "}
+      <a href={`${base}/delete`}>Delete…</a>
+      <h2>Set password</h2>
+      <form class="stack" method="post" action={`${base}/password`}>
+        <Csrf token={props.csrfToken} />
+        <label>
+          New password
+          <input name="password" type="password" required minlength="12" maxlength="128" autocomplete="new-password" />
+        </label>
+        <button type="submit">Set password</button>
+      </form>
+      <h2>Tokens</h2>
+      <TokenTable tokens={tokens} csrfToken={props.csrfToken} />
+      <form class="stack" method="post" action={`${base}/tokens`}>
+        <Csrf token={props.csrfToken} />
+        <label>
+          Token name
+          <input name="name" required maxlength="64" />
+        </label>
+        <button type="submit">Create token</button>
+      </form>
+    </Layout>
+  );
+}
+
+export function TokenTable({ tokens, csrfToken }: { tokens: TokenSummary[]; csrfToken: string }): JSX.Element {
+  if (tokens.length === 0) return <p class="muted">No tokens.</p>;
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th>Owner</th>
+          <th>Name</th>
+          <th>Routes</th>
+          <th>Expires</th>
+          <th>Last used</th>
+          <th>State</th>
+        </tr>
+      </thead>
+      <tbody>
+        {tokens.map((token) => (
+          <tr>
+            <td safe>{token.owner}</td>
+            <td safe>{token.name}</td>
+            <td>{escapeHtml(token.routes ? token.routes.join(", ") : "any")}</td>
+            <td safe>{when(token.expires_at)}</td>
+            <td safe>{when(token.last_used_at)}</td>
+            <td>
+              {token.revoked_at ? (
+                "revoked"
+              ) : (
+                <form method="post" action="/admin/tokens/revoke" class="inline">
+                  <input type="hidden" name="_csrf" value={csrfToken} />
+                  <input type="hidden" name="id" value={token.id} />
+                  <button type="submit" class="danger">
+                    Revoke
+                  </button>
+                </form>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function TokensPage(props: AdminFrame & { tokens: TokenSummary[] }): JSX.Element {
+  return (
+    <Layout title="Tokens" principal={props.principal} csrfToken={props.csrfToken}>
+      <h1>Tokens</h1>
+      <Nav />
+      <Messages notice={props.notice} error={props.error} />
+      <TokenTable tokens={props.tokens} csrfToken={props.csrfToken} />
+      <p class="muted">Create a token for a user from their page.</p>
+    </Layout>
+  );
+}
+
+export function GroupsPage(props: AdminFrame & { groups: GroupSummary[] }): JSX.Element {
+  return (
+    <Layout title="Groups" principal={props.principal} csrfToken={props.csrfToken}>
+      <h1>Groups</h1>
+      <Nav />
+      <Messages notice={props.notice} error={props.error} />
+      <table>
+        <thead>
+          <tr>
+            <th>Group</th>
+            <th>Description</th>
+            <th>Members</th>
+            <th>Add a member</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.groups.map((group) => (
+            <tr>
+              <td safe>{group.name}</td>
+              <td safe>{group.description}</td>
+              <td>
+                {group.members.map((member) => (
+                  <form method="post" action={`/admin/groups/${encodeURIComponent(group.name)}/members/remove`} class="inline">
+                    <Csrf token={props.csrfToken} />
+                    <input type="hidden" name="username" value={member} />
+                    <span safe>{member}</span> <button type="submit" class="danger" title="Remove from group">×</button>
+                  </form>
+                ))}
+              </td>
+              <td>
+                <form method="post" action={`/admin/groups/${encodeURIComponent(group.name)}/members`} class="inline">
+                  <Csrf token={props.csrfToken} />
+                  <input name="username" required maxlength="64" placeholder="username" />
+                  <button type="submit">Add</button>
+                </form>{" "}
+                <a href={`/admin/groups/${encodeURIComponent(group.name)}/delete`}>Delete…</a>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>New group</h2>
+      <form class="stack" method="post" action="/admin/groups">
+        <Csrf token={props.csrfToken} />
+        <label>
+          Name
+          <input name="name" required maxlength="64" />
+        </label>
+        <label>
+          Description
+          <input name="description" maxlength="500" />
+        </label>
+        <button type="submit">Create group</button>
+      </form>
+    </Layout>
+  );
+}
+
+export function ConfirmPage(props: AdminFrame & { question: string; action: string; back: string }): JSX.Element {
+  return (
+    <Layout title="Confirm" principal={props.principal} csrfToken={props.csrfToken}>
+      <h1>Are you sure?</h1>
+      <p safe>{props.question}</p>
+      <form method="post" action={props.action} class="inline">
+        <Csrf token={props.csrfToken} />
+        <button type="submit" class="danger">
+          Yes, delete
+        </button>
+      </form>{" "}
+      <a href={props.back}>Cancel</a>
+    </Layout>
+  );
+}
+
+export function AuditLogPage(props: AdminFrame & { audit: AuditPage; page: number; perPage: number }): JSX.Element {
+  const { audit, page, perPage } = props;
+  return (
+    <Layout title="Audit log" principal={props.principal} csrfToken={props.csrfToken}>
+      <h1>Audit log</h1>
+      <Nav />
+      <table>
+        <thead>
+          <tr>
+            <th>When</th>
+            <th>Who</th>
+            <th>From</th>
+            <th>What</th>
+            <th>Target</th>
+            <th>Detail</th>
+          </tr>
+        </thead>
+        <tbody>
+          {audit.entries.map((entry) => (
+            <tr>
+              <td safe>{when(entry.at)}</td>
+              <td safe>{entry.actor}</td>
+              <td safe>{`${entry.source}${entry.client_address ? ` ${entry.client_address}` : ""}`}</td>
+              <td safe>{entry.action}</td>
+              <td safe>{entry.target}</td>
+              <td>
+                <code safe>{JSON.stringify(entry.detail)}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="muted">
+        {page > 1 ? <a href={`/admin/audit?page=${page - 1}`}>Newer</a> : ""} {page * perPage < audit.total ? <a href={`/admin/audit?page=${page + 1}`}>Older</a> : ""}
+      </p>
+    </Layout>
+  );
+}

@@ -1,0 +1,95 @@
+// The admin pages over real Requests: who may see them, the forms doing what the CLI does, and stored markup
+// shown as text.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { testBackends } from "../support/backends.ts";
+import { type TestEndpoint, startTestEndpoint } from "../support/endpoint.ts";
+
+for (const backend of testBackends()) {
+  describe(`${backend.name}: the admin pages`, () => {
+    let server: TestEndpoint;
+    let admin: { cookie: string; csrfToken: string };
+    const submit = (path: string, fields: Record<string, string>, session = admin) =>
+      server.request(path, {
+        method: "POST",
+        cookie: session.cookie,
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: server.origin, accept: "text/html" },
+        body: new URLSearchParams({ _csrf: session.csrfToken, ...fields }).toString(),
+      });
+    const page = async (path: string, session = admin) => server.request(path, { cookie: session.cookie, headers: { accept: "text/html" } });
+
+    beforeAll(async () => {
+      server = await startTestEndpoint(backend);
+      await server.addUser("root", ["admin"]);
+      await server.addUser("joe", ["users"]);
+      admin = await server.signIn("root");
+    });
+    afterAll(() => server.close());
+
+    test("every admin page answers an admin, with the protective headers", async () => {
+      for (const path of ["/admin/users", "/admin/users/joe", "/admin/groups", "/admin/tokens", "/admin/audit", "/admin/users/joe/delete"]) {
+        const response = await page(path);
+        expect({ path, status: response.status }).toEqual({ path, status: 200 });
+        expect(response.headers.get("cache-control")).toBe("no-store");
+        expect(response.headers.get("content-security-policy")).toContain("default-src 'self'");
+      }
+    });
+
+    test("a non-admin gets the 403 page; a browser that is not signed in is sent to sign in", async () => {
+      const joe = await server.signIn("joe");
+      const refused = await page("/admin/users", joe);
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain("Forbidden");
+      const anonymous = await server.request("/admin/groups", { headers: { accept: "text/html" } });
+      expect(anonymous.status).toBe(302);
+      expect(anonymous.headers.get("location")).toBe("/login?next=%2Fadmin%2Fgroups");
+    });
+
+    test("create a user, put them in a group, make them a token (shown once), revoke it, delete them", async () => {
+      expect((await submit("/admin/users", { username: "newbie", password: "newbie's long password" })).status).toBe(201);
+      expect((await submit("/admin/groups", { name: "ops", description: "Operators" })).status).toBe(201);
+      expect((await submit("/admin/groups/ops/members", { username: "newbie" })).status).toBe(200);
+      expect(await (await page("/admin/groups")).text()).toContain("<span>newbie</span>");
+      const made = await submit("/admin/users/newbie/tokens", { name: "ci" });
+      const token = /value="(ept_[^"]+)"/.exec(await made.text())![1]!;
+      expect((await server.request("/whoami", { token })).status).toBe(200);
+      const tokens = await (await page("/admin/tokens")).text();
+      expect(tokens).not.toContain("ept_");
+      const id = /name="id" value="([^"]+)"/.exec(tokens)![1]!;
+      expect((await submit("/admin/tokens/revoke", { id })).status).toBe(200);
+      expect((await server.request("/whoami", { token })).status).toBe(401);
+      expect(await (await page("/admin/users/newbie/delete")).text()).toContain("Are you sure?");
+      expect((await submit("/admin/users/newbie/delete", {})).status).toBe(200);
+      expect((await page("/admin/users/newbie")).status).toBe(404);
+    });
+
+    test("failures are shown on the page with their status: duplicate, bad input, last admin", async () => {
+      const duplicate = await submit("/admin/users", { username: "JOE", password: "long enough password" });
+      expect(duplicate.status).toBe(409);
+      expect(await duplicate.text()).toContain("user &#x27;JOE&#x27; already exists");
+      expect((await submit("/admin/users", { username: "kim", password: "short" })).status).toBe(422);
+      expect((await submit("/admin/users/root/delete", {})).status).toBe(409);
+      expect((await submit("/admin/groups/admin/members/remove", { username: "root" })).status).toBe(409);
+      expect((await submit("/admin/users/root/disable", {})).status).toBe(409);
+    });
+
+    test("stored markup in names and descriptions is shown as text on every page", async () => {
+      await submit("/admin/groups", { name: "xss", description: "</td><script>alert(1)</script>" });
+      await submit("/admin/users/joe/tokens", { name: '"><svg onload=alert(1)>' });
+      for (const path of ["/admin/groups", "/admin/tokens", "/admin/users/joe", "/admin/audit"]) {
+        const text = await (await page(path)).text();
+        expect({ path, raw: text.includes("<script>alert(1)") || text.includes("<svg onload") }).toEqual({ path, raw: false });
+      }
+    });
+
+    test("the forms need the CSRF token", async () => {
+      expect((await submit("/admin/groups", { name: "forged" }, { cookie: admin.cookie, csrfToken: "wrong" })).status).toBe(403);
+      expect(await (await page("/admin/groups")).text()).not.toContain("forged");
+    });
+
+    test("the audit log lists page actions with who did them, newest first", async () => {
+      const text = await (await page("/admin/audit")).text();
+      expect(text).toContain("<td>root</td>");
+      expect(text.indexOf("token.create")).toBeLessThan(text.indexOf("user.create"));
+    });
+  });
+}
