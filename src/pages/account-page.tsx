@@ -41,6 +41,9 @@ export function AccountPage({ principal, csrfToken, routes, tokens, notice, erro
         <section class="token-once">
           <p>Your new token. Copy it now: it will not be shown again.</p>
           <input class="token" readonly value={newToken} aria-label="New API token" />
+          <button type="button" data-copy="input.token">
+            Copy
+          </button>
         </section>
       ) : (
         ""

@@ -120,6 +120,9 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
         <section class="token-once">
           <p>The new token. Copy it now: it will not be shown again.</p>
           <input class="token" readonly value={props.newToken} aria-label="New API token" />
+          <button type="button" data-copy="input.token">
+            Copy
+          </button>
         </section>
       ) : (
         ""

@@ -20,7 +20,9 @@ export function Layout({ title, principal, csrfToken, children }: LayoutProps): 
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <title safe>{title} · Endpoint</title>
+          <link rel="icon" href="data:," />
           <link rel="stylesheet" href="/static/endpoint.css" />
+          <script src="/static/endpoint.js" defer></script>
         </head>
         <body>
           <header class="top">

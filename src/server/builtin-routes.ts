@@ -12,6 +12,7 @@ export interface Readiness {
 }
 
 const STYLESHEET = readFileSync(new URL("../static/endpoint.css", import.meta.url), "utf8");
+const SCRIPT = readFileSync(new URL("../static/endpoint.js", import.meta.url), "utf8");
 
 export function builtinRoutes(checkReadiness: () => Promise<Readiness>): BuiltinRoute[] {
   const open = { public: true, groups: [], accepts: ["session", "token"] } as const;
@@ -53,6 +54,17 @@ export function builtinRoutes(checkReadiness: () => Promise<Readiness>): Builtin
       handler: defineHandler({
         handle: () =>
           new Response(STYLESHEET, { headers: { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=3600" } }),
+      }),
+    },
+    {
+      name: "static-js",
+      method: "GET",
+      path: "/static/endpoint.js",
+      rule: open,
+      description: "The pages' one script (copy buttons)",
+      handler: defineHandler({
+        handle: () =>
+          new Response(SCRIPT, { headers: { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" } }),
       }),
     },
   ];
