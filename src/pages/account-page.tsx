@@ -102,13 +102,16 @@ export function AccountPage({ principal, csrfToken, routes, tokens, notice, erro
                   {token.revoked_at ? (
                     "revoked"
                   ) : (
-                    <form method="post" action="/account/tokens/revoke" class="inline">
-                      <input type="hidden" name="_csrf" value={csrfToken} />
-                      <input type="hidden" name="id" value={token.id} />
-                      <button type="submit" class="danger">
-                        Revoke
-                      </button>
-                    </form>
+                    <details>
+                      <summary>Revoke…</summary>
+                      <form method="post" action="/account/tokens/revoke" class="inline">
+                        <input type="hidden" name="_csrf" value={csrfToken} />
+                        <input type="hidden" name="id" value={token.id} />
+                        <button type="submit" class="danger">
+                          Yes, revoke it
+                        </button>
+                      </form>
+                    </details>
                   )}
                 </td>
               </tr>

@@ -145,7 +145,7 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
         <button type="submit">Set password</button>
       </form>
       <h2>Tokens</h2>
-      <TokenTable tokens={tokens} csrfToken={props.csrfToken} />
+      <TokenTable tokens={tokens} />
       <form class="stack" method="post" action={`${base}/tokens`}>
         <Csrf token={props.csrfToken} />
         <label>
@@ -158,7 +158,7 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
   );
 }
 
-export function TokenTable({ tokens, csrfToken }: { tokens: TokenSummary[]; csrfToken: string }): JSX.Element {
+export function TokenTable({ tokens }: { tokens: TokenSummary[] }): JSX.Element {
   if (tokens.length === 0) return <p class="muted">No tokens.</p>;
   return (
     <table>
@@ -181,17 +181,7 @@ export function TokenTable({ tokens, csrfToken }: { tokens: TokenSummary[]; csrf
             <td safe>{when(token.expires_at)}</td>
             <td safe>{when(token.last_used_at)}</td>
             <td>
-              {token.revoked_at ? (
-                "revoked"
-              ) : (
-                <form method="post" action="/admin/tokens/revoke" class="inline">
-                  <input type="hidden" name="_csrf" value={csrfToken} />
-                  <input type="hidden" name="id" value={token.id} />
-                  <button type="submit" class="danger">
-                    Revoke
-                  </button>
-                </form>
-              )}
+              {token.revoked_at ? "revoked" : <a href={`/admin/tokens/${encodeURIComponent(token.id)}/revoke`}>Revoke…</a>}
             </td>
           </tr>
         ))}
@@ -206,7 +196,7 @@ export function TokensPage(props: AdminFrame & { tokens: TokenSummary[] }): JSX.
       <h1>Tokens</h1>
       <Nav />
       <Messages notice={props.notice} error={props.error} />
-      <TokenTable tokens={props.tokens} csrfToken={props.csrfToken} />
+      <TokenTable tokens={props.tokens} />
       <p class="muted">Create a token for a user from their page.</p>
     </Layout>
   );
@@ -234,11 +224,12 @@ export function GroupsPage(props: AdminFrame & { groups: GroupSummary[] }): JSX.
               <td safe>{group.description}</td>
               <td>
                 {group.members.map((member) => (
-                  <form method="post" action={`/admin/groups/${encodeURIComponent(group.name)}/members/remove`} class="inline">
-                    <Csrf token={props.csrfToken} />
-                    <input type="hidden" name="username" value={member} />
-                    <span safe>{member}</span> <button type="submit" class="danger" title="Remove from group">×</button>
-                  </form>
+                  <span class="member">
+                    <span safe>{member}</span>{" "}
+                    <a href={`/admin/groups/${encodeURIComponent(group.name)}/members/${encodeURIComponent(member)}/remove`} title="Remove from group">
+                      remove…
+                    </a>{" "}
+                  </span>
                 ))}
               </td>
               <td>
@@ -270,15 +261,20 @@ export function GroupsPage(props: AdminFrame & { groups: GroupSummary[] }): JSX.
   );
 }
 
-export function ConfirmPage(props: AdminFrame & { question: string; action: string; back: string }): JSX.Element {
+export function ConfirmPage(
+  props: AdminFrame & { question: string; action: string; back: string; fields?: Record<string, string>; confirm?: string },
+): JSX.Element {
   return (
     <Layout title="Confirm" principal={props.principal} csrfToken={props.csrfToken}>
       <h1>Are you sure?</h1>
       <p safe>{props.question}</p>
       <form method="post" action={props.action} class="inline">
         <Csrf token={props.csrfToken} />
-        <button type="submit" class="danger">
-          Yes, delete
+        {Object.entries(props.fields ?? {}).map(([name, value]) => (
+          <input type="hidden" name={name} value={value} />
+        ))}
+        <button type="submit" class="danger" safe>
+          {props.confirm ?? "Yes, delete"}
         </button>
       </form>{" "}
       <a href={props.back}>Cancel</a>

@@ -163,6 +163,12 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       );
       return failed ?? groupsPage(context, { notice: `'${username}' removed from '${context.params.name}'.` });
     }),
+    route("GET", "/admin/groups/:name/members/:username/remove", "Confirm removing a member", (context) => {
+      const { name, username } = context.params;
+      return html(
+        ConfirmPage({ ...frame(context), question: `Take '${username}' out of group '${name}'?`, action: `/admin/groups/${encodeURIComponent(name)}/members/remove`, back: "/admin/groups", fields: { username }, confirm: "Yes, remove" }),
+      );
+    }),
     route("GET", "/admin/groups/:name/delete", "Confirm deleting a group", (context) => {
       const base = `/admin/groups/${encodeURIComponent(context.params.name)}`;
       return html(ConfirmPage({ ...frame(context), question: `Delete group '${context.params.name}' and its memberships?`, action: `${base}/delete`, back: "/admin/groups" }));
@@ -179,6 +185,13 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       return failed ?? groupsPage(context, { notice: `Group '${name}' deleted.` });
     }),
     route("GET", "/admin/tokens", "All tokens", (context) => tokensPage(context)),
+    route("GET", "/admin/tokens/:id/revoke", "Confirm revoking a token", async (context) => {
+      const token = (await listTokens(services().db)).find((t) => t.id === context.params.id);
+      if (!token) throw new EndpointError("token_not_found", 404, "this token does not exist");
+      return html(
+        ConfirmPage({ ...frame(context), question: `Revoke token '${token.name}' of '${token.owner}'? Whatever uses it will be refused.`, action: "/admin/tokens/revoke", back: "/admin/tokens", fields: { id: token.id }, confirm: "Yes, revoke" }),
+      );
+    }),
     route("POST", "/admin/tokens/revoke", "Revoke a token", async (context) => {
       const failed = await attempt(
         () => revokeToken(services().db, actor(context), context.form?.get("id") ?? ""),

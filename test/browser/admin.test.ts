@@ -113,6 +113,8 @@ describe.skipIf(!hasChromium)("the admin UI in a real browser", () => {
     // Revoke it from the tokens page; the call is refused.
     await page.goto(`${base}/admin/tokens`);
     await shot(page, "admin-tokens");
+    await page.click("text=Revoke…");
+    await shot(page, "confirm");
     await page.click('form[action="/admin/tokens/revoke"] button');
     expect(await page.textContent(".notice")).toBe("Token revoked.");
     expect((await call()).status).toBe(401);

@@ -26,6 +26,8 @@ for (const backend of testBackends()) {
     afterAll(() => server.close());
 
     test("every admin page answers an admin, with the protective headers", async () => {
+      const home = await page("/admin");
+      expect([home.status, home.headers.get("location")]).toEqual([303, "/admin/users"]);
       for (const path of ["/admin/users", "/admin/users/joe", "/admin/groups", "/admin/tokens", "/admin/audit", "/admin/users/joe/delete"]) {
         const response = await page(path);
         expect({ path, status: response.status }).toEqual({ path, status: 200 });
@@ -49,12 +51,14 @@ for (const backend of testBackends()) {
       expect((await submit("/admin/groups", { name: "ops", description: "Operators" })).status).toBe(201);
       expect((await submit("/admin/groups/ops/members", { username: "newbie" })).status).toBe(200);
       expect(await (await page("/admin/groups")).text()).toContain("<span>newbie</span>");
+      expect(await (await page("/admin/groups/ops/members/newbie/remove")).text()).toContain("Take &#x27;newbie&#x27; out of group &#x27;ops&#x27;?");
       const made = await submit("/admin/users/newbie/tokens", { name: "ci" });
       const token = /value="(ept_[^"]+)"/.exec(await made.text())![1]!;
       expect((await server.request("/whoami", { token })).status).toBe(200);
       const tokens = await (await page("/admin/tokens")).text();
       expect(tokens).not.toContain("ept_");
-      const id = /name="id" value="([^"]+)"/.exec(tokens)![1]!;
+      const id = /href="\/admin\/tokens\/([^/"]+)\/revoke"/.exec(tokens)![1]!;
+      expect(await (await page(`/admin/tokens/${id}/revoke`)).text()).toContain("Are you sure?");
       expect((await submit("/admin/tokens/revoke", { id })).status).toBe(200);
       expect((await server.request("/whoami", { token })).status).toBe(401);
       expect(await (await page("/admin/users/newbie/delete")).text()).toContain("Are you sure?");
