@@ -114,6 +114,23 @@ for (const backend of testBackends()) {
         expect(await problem(response)).toEqual({ status: r.status, code: r.code });
       });
 
+    test("every admin-only endpoint refuses a signed-in non-admin with 403, before reading the body", async () => {
+      const adminOnly = server.endpoint.table.filter((e) => e.path.startsWith("/api/") && e.rule.groups.includes("admin"));
+      expect(adminOnly.length).toBeGreaterThanOrEqual(11);
+      for (const entry of adminOnly) {
+        const path = entry.path.replace(":username", "joe").replace(":name", "users");
+        const response = await call(entry.method, path, { token: joeToken, body: entry.method === "GET" || entry.method === "DELETE" || entry.method === "PUT" ? undefined : {} });
+        expect({ route: entry.name, status: response.status }).toEqual({ route: entry.name, status: 403 });
+      }
+    });
+
+    test("the admin group itself cannot be deleted, and removing a non-member is a conflict", async () => {
+      expect(await problem(await call("DELETE", "/api/groups/admin"))).toEqual({ status: 409, code: "admin_group" });
+      expect(await problem(await call("DELETE", "/api/groups/users/members/root"))).toEqual({ status: 409, code: "not_member" });
+      expect(await problem(await call("DELETE", "/api/users/nobody"))).toEqual({ status: 404, code: "user_not_found" });
+      expect((await server.request("/api/tokens")).status).toBe(401);
+    });
+
     test("a validation error names the field and never echoes the password", async () => {
       const response = await call("POST", "/api/users", { body: { username: 7, password: "hunter2hunter2" } });
       const body = await response.json();
