@@ -5,6 +5,7 @@ import { escapeHtml } from "@kitajs/html";
 import type { Principal } from "../auth/principal.ts";
 import type { TokenSummary } from "../auth/tokens.ts";
 import { Layout } from "./layout.tsx";
+import { Messages, TokenOnce, TokenTable } from "./parts.tsx";
 
 export interface AccountPageProps {
   principal: Principal;
@@ -17,37 +18,12 @@ export interface AccountPageProps {
   newToken?: string;
 }
 
-const when = (date: Date | null) => (date ? date.toISOString().slice(0, 16).replace("T", " ") : "—");
-
 export function AccountPage({ principal, csrfToken, routes, tokens, notice, error, newToken }: AccountPageProps): JSX.Element {
   return (
     <Layout title="Your account" principal={principal} csrfToken={csrfToken}>
       <h1 safe>{principal.username}</h1>
-      {notice ? (
-        <p class="notice" role="status" safe>
-          {notice}
-        </p>
-      ) : (
-        ""
-      )}
-      {error ? (
-        <p class="alert" role="alert" safe>
-          {error}
-        </p>
-      ) : (
-        ""
-      )}
-      {newToken ? (
-        <section class="token-once">
-          <p>Your new token. Copy it now: it will not be shown again.</p>
-          <input class="token" readonly value={newToken} aria-label="New API token" />
-          <button type="button" data-copy="input.token">
-            Copy
-          </button>
-        </section>
-      ) : (
-        ""
-      )}
+      <Messages notice={notice} error={error} />
+      <TokenOnce token={newToken} />
       <h2>Groups</h2>
       <p>{escapeHtml(principal.groups.length ? principal.groups.join(", ") : "You are in no group.")}</p>
       <h2>Routes you may call</h2>
@@ -76,49 +52,22 @@ export function AccountPage({ principal, csrfToken, routes, tokens, notice, erro
         <button type="submit">Change password</button>
       </form>
       <h2>Your API tokens</h2>
-      {tokens.length === 0 ? (
-        <p class="muted">No tokens yet.</p>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Routes</th>
-              <th>Created</th>
-              <th>Expires</th>
-              <th>Last used</th>
-              <th>State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.map((token) => (
-              <tr>
-                <td safe>{token.name}</td>
-                <td>{escapeHtml(token.routes ? token.routes.join(", ") : "any you may call")}</td>
-                <td safe>{when(token.created_at)}</td>
-                <td safe>{when(token.expires_at)}</td>
-                <td safe>{when(token.last_used_at)}</td>
-                <td>
-                  {token.revoked_at ? (
-                    "revoked"
-                  ) : (
-                    <details>
-                      <summary>Revoke…</summary>
-                      <form method="post" action="/account/tokens/revoke" class="inline">
-                        <input type="hidden" name="_csrf" value={csrfToken} />
-                        <input type="hidden" name="id" value={token.id} />
-                        <button type="submit" class="danger">
-                          Yes, revoke it
-                        </button>
-                      </form>
-                    </details>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <TokenTable
+        tokens={tokens}
+        showOwner={false}
+        revoke={(token) => (
+          <details>
+            <summary>Revoke…</summary>
+            <form method="post" action="/account/tokens/revoke" class="inline">
+              <input type="hidden" name="_csrf" value={csrfToken} />
+              <input type="hidden" name="id" value={token.id} />
+              <button type="submit" class="danger">
+                Yes, revoke it
+              </button>
+            </form>
+          </details>
+        )}
+      />
       <form class="stack" method="post" action="/account/tokens">
         <input type="hidden" name="_csrf" value={csrfToken} />
         <label>

@@ -8,6 +8,7 @@ import type { UserSummary } from "../admin/users.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { TokenSummary } from "../auth/tokens.ts";
 import { Layout } from "./layout.tsx";
+import { Messages, TokenOnce, TokenTable, when } from "./parts.tsx";
 
 export interface AdminFrame {
   principal: Principal;
@@ -16,28 +17,7 @@ export interface AdminFrame {
   error?: string;
 }
 
-const when = (date: Date | null) => (date ? date.toISOString().slice(0, 16).replace("T", " ") : "—");
-
-function Messages({ notice, error }: { notice?: string; error?: string }): JSX.Element {
-  return (
-    <>
-      {notice ? (
-        <p class="notice" role="status" safe>
-          {notice}
-        </p>
-      ) : (
-        ""
-      )}
-      {error ? (
-        <p class="alert" role="alert" safe>
-          {error}
-        </p>
-      ) : (
-        ""
-      )}
-    </>
-  );
-}
+const revokeLink = (token: TokenSummary) => <a href={`/admin/tokens/${encodeURIComponent(token.id)}/revoke`}>Revoke…</a>;
 
 function Nav(): JSX.Element {
   return (
@@ -116,17 +96,7 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
       <h1 safe>{user.username}</h1>
       <Nav />
       <Messages notice={props.notice} error={props.error} />
-      {props.newToken ? (
-        <section class="token-once">
-          <p>The new token. Copy it now: it will not be shown again.</p>
-          <input class="token" readonly value={props.newToken} aria-label="New API token" />
-          <button type="button" data-copy="input.token">
-            Copy
-          </button>
-        </section>
-      ) : (
-        ""
-      )}
+      <TokenOnce token={props.newToken} />
       <p>
         Status: {user.disabled ? "disabled" : "active"}. Groups: {escapeHtml(user.groups.join(", ") || "none")}.
       </p>
@@ -145,7 +115,7 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
         <button type="submit">Set password</button>
       </form>
       <h2>Tokens</h2>
-      <TokenTable tokens={tokens} />
+      <TokenTable tokens={tokens} revoke={revokeLink} />
       <form class="stack" method="post" action={`${base}/tokens`}>
         <Csrf token={props.csrfToken} />
         <label>
@@ -158,45 +128,13 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
   );
 }
 
-export function TokenTable({ tokens }: { tokens: TokenSummary[] }): JSX.Element {
-  if (tokens.length === 0) return <p class="muted">No tokens.</p>;
-  return (
-    <table>
-      <thead>
-        <tr>
-          <th>Owner</th>
-          <th>Name</th>
-          <th>Routes</th>
-          <th>Expires</th>
-          <th>Last used</th>
-          <th>State</th>
-        </tr>
-      </thead>
-      <tbody>
-        {tokens.map((token) => (
-          <tr>
-            <td safe>{token.owner}</td>
-            <td safe>{token.name}</td>
-            <td>{escapeHtml(token.routes ? token.routes.join(", ") : "any")}</td>
-            <td safe>{when(token.expires_at)}</td>
-            <td safe>{when(token.last_used_at)}</td>
-            <td>
-              {token.revoked_at ? "revoked" : <a href={`/admin/tokens/${encodeURIComponent(token.id)}/revoke`}>Revoke…</a>}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
 export function TokensPage(props: AdminFrame & { tokens: TokenSummary[] }): JSX.Element {
   return (
     <Layout title="Tokens" principal={props.principal} csrfToken={props.csrfToken}>
       <h1>Tokens</h1>
       <Nav />
       <Messages notice={props.notice} error={props.error} />
-      <TokenTable tokens={props.tokens} />
+      <TokenTable tokens={props.tokens} revoke={revokeLink} />
       <p class="muted">Create a token for a user from their page.</p>
     </Layout>
   );
