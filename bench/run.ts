@@ -10,9 +10,11 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { migrateToLatest } from "../db/migrate.ts";
 import { openDatabase } from "../db/open.ts";
-import { addMember, createGroup } from "../src/admin/groups.ts";
-import { createUser } from "../src/admin/users.ts";
-import { TokenCodec, createToken } from "../src/auth/tokens.ts";
+import { addMember, createGroup } from "../src/accounts/groups.ts";
+import { createUser } from "../src/accounts/users.ts";
+import { accountRules } from "../src/accounts/rules.ts";
+import { issueToken } from "../src/auth/issue-token.ts";
+import { TokenCodec } from "../src/auth/token-codec.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const { values: options } = parseArgs({
@@ -28,7 +30,7 @@ const ROUNDS = Number(options.rounds);
 const CONNECTIONS = Number(options.connections);
 const SECRET = Buffer.from(crypto.getRandomValues(new Uint8Array(48))).toString("base64url");
 const PASSWORD = "benchmark password 123";
-const actor = { name: "bench", source: "cli" as const };
+const actor = { name: "bench", source: "cli" as const, recentlyAuthenticated: true };
 const twoCores = cpus().length >= 2;
 const pin = (core: number, command: string[]) => (twoCores ? ["taskset", "-c", String(core), ...command] : command);
 
@@ -64,10 +66,10 @@ async function prepareDatabase(work: string) {
     await createUser(handle.db, actor, { username: user, password: PASSWORD });
     if (group) {
       await createGroup(handle.db, actor, { name: group });
-      await addMember(handle.db, actor, group, user);
+      await addMember(handle.db, accountRules(), actor, group, user);
     }
   }
-  const token = async (username: string) => (await createToken(handle.db, codec, actor, { username, name: "bench", expiresInSeconds: 86_400 })).token;
+  const token = async (username: string) => (await issueToken(handle.db, codec, accountRules(), actor, { username, name: "bench", expiresInSeconds: 86_400, defaultExpirySeconds: 86_400, maxExpirySeconds: 86_400 })).token;
   const tokens = { service: await token("svc"), outsider: await token("outsider") };
   await handle.close();
   return { url, drop, tokens, backend: url.startsWith("pglite:") ? "PGlite (embedded)" : "PostgreSQL" };

@@ -7,7 +7,16 @@ import { initDbCommand, migrateCommand } from "./commands/database.ts";
 import { addGroupCommand, addGroupMemberCommand, listGroupsCommand, removeGroupCommand, removeGroupMemberCommand } from "./commands/groups.ts";
 import { devServerCommand, serveCommand } from "./commands/server.ts";
 import { tokenCommand } from "./commands/tokens.ts";
-import { addUserCommand, listUsersCommand, removeUserCommand, setPasswordCommand, unlockUserCommand } from "./commands/users.ts";
+import {
+  addUserCommand,
+  disableUserCommand,
+  enableUserCommand,
+  listUsersCommand,
+  removeUserCommand,
+  setPasswordCommand,
+  unlockAddressCommand,
+  unlockUserCommand,
+} from "./commands/users.ts";
 import { validateCommand } from "./commands/validate.ts";
 import { describeFailure } from "./runtime.ts";
 
@@ -20,7 +29,10 @@ const main = defineCommand({
     "set-password": setPasswordCommand,
     "remove-user": removeUserCommand,
     "list-users": listUsersCommand,
+    "disable-user": disableUserCommand,
+    "enable-user": enableUserCommand,
     "unlock-user": unlockUserCommand,
+    "unlock-address": unlockAddressCommand,
     "add-group": addGroupCommand,
     "remove-group": removeGroupCommand,
     "list-groups": listGroupsCommand,

@@ -6,7 +6,8 @@ import type { ArgsDef } from "citty";
 import { DatabaseError } from "../db/errors.ts";
 import { MigrationError, pendingMigrations } from "../db/migrate.ts";
 import { type DatabaseHandle, openDatabase } from "../db/open.ts";
-import type { Actor } from "../src/admin/audit.ts";
+import type { Actor } from "../src/accounts/audit.ts";
+import { type AccountRules, accountRules } from "../src/accounts/rules.ts";
 import { ConfigError, formatFinding, loadConfig } from "../src/config/load.ts";
 import type { Config } from "../src/config/schema.ts";
 import { SecretError } from "../src/auth/secret.ts";
@@ -97,13 +98,18 @@ export async function withDatabase<T>(
   }
 }
 
+/** The account rules (admin group, declared groups) of the config, or the defaults when there is none. */
+export async function rulesFor(options: GlobalOptions): Promise<AccountRules> {
+  return accountRules(await loadOptionalConfig(options));
+}
+
 /** Changes made from the command line are audited as `cli:<os user>`. */
 export function cliActor(): Actor {
   let name = "unknown";
   try {
     name = userInfo().username;
   } catch {}
-  return { name: `cli:${name}`, source: "cli" };
+  return { name: `cli:${name}`, source: "cli", recentlyAuthenticated: true };
 }
 
 /** The one line a person sees for a failure, and the exit code that goes with it. */

@@ -78,6 +78,17 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
       connect_timeout: 5, // the default 30 s hides an unreachable server
       idle_timeout: 60,
       onnotice: () => {},
+      // postgres.js JSON.stringify()s every value bound to a json/jsonb parameter, so a string holding JSON text was
+      // stored as a JSON *string* (PGlite stores it as the object). Pass text through as PGlite does: an object and
+      // its JSON text now store the same value on both backends.
+      types: {
+        json: {
+          to: 114,
+          from: [114, 3802],
+          serialize: (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value)),
+          parse: (text: string) => JSON.parse(text),
+        },
+      },
       connection: {
         application_name: "endpoint",
         statement_timeout: options.statementTimeoutMs ?? 10_000,

@@ -50,6 +50,8 @@ export interface ApiTokenTable {
   name: string;
   /** Route names the token may call; null = any route its owner's groups allow. */
   routes: string[] | null;
+  /** The token that created this one (a child never outlives or outranks it, and is revoked with it). */
+  parent_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
   expires_at: Timestamp;
   last_used_at: NullableTimestamp;
@@ -82,7 +84,7 @@ export interface EventTable {
   received_at: CreatedAt;
   source: string;
   kind: string;
-  payload: ColumnType<unknown, string, never>;
+  payload: ColumnType<unknown, unknown, never>;
 }
 
 export interface Database {

@@ -1,8 +1,8 @@
 // routes and can: the effective route table, and whether a principal may call a route (and why).
-import { findUser, userNotFound } from "../../src/admin/users.ts";
+import { findUser, userNotFound } from "../../src/accounts/users.ts";
 import { decide, describeAccess } from "../../src/auth/guard.ts";
 import type { Principal } from "../../src/auth/principal.ts";
-import { tokenNotFound } from "../../src/auth/tokens.ts";
+import { tokenNotFound } from "../../src/accounts/tokens.ts";
 import { loadHandlers } from "../../src/config/handlers.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { allBuiltinRoutes } from "../../src/server/assemble.ts";

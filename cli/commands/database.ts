@@ -8,23 +8,34 @@ import {
   migrateUp,
   migrationStatus,
 } from "../../db/migrate.ts";
+import type { Kysely } from "kysely";
+import type { Database } from "../../db/schema.ts";
+import { ensureDeclaredGroups } from "../../src/accounts/groups.ts";
+import type { AccountRules } from "../../src/accounts/rules.ts";
 import { command } from "../command.ts";
-import { CommandError, UsageError, printJson, printTable, withDatabase } from "../runtime.ts";
+import { CommandError, UsageError, printJson, printTable, rulesFor, withDatabase } from "../runtime.ts";
 
 function report(steps: MigrationStep[], nothing: string): void {
   if (steps.length === 0) return console.log(nothing);
   for (const step of steps) console.log(`${step.direction === "Up" ? "applied" : "reverted"} ${step.name}`);
 }
 
+/** After migrating to the latest schema: create the groups the config declares that the database lacks. */
+async function createDeclaredGroups(db: Kysely<Database>, rules: AccountRules): Promise<void> {
+  for (const name of await ensureDeclaredGroups(db, rules)) console.log(`created group '${name}' (declared in ${rules.configFile})`);
+}
+
 export const initDbCommand = command({
   name: "init-db",
   description: "Create the database if needed and apply all migrations (safe to run again)",
   async run({ args }) {
+    const rules = await rulesFor(args);
     await withDatabase(
       args,
       async (handle) => {
         const steps = await migrateToLatest(handle.db);
         report(steps, `database ${handle.displayUrl} is up to date`);
+        await createDeclaredGroups(handle.db, rules);
         if (steps.length) console.log(`database ${handle.displayUrl} is ready`);
       },
       { create: true, needsSchema: false },
@@ -39,9 +50,17 @@ export const migrateCommand = defineCommand({
   subCommands: {
     latest: command({
       name: "latest",
-      description: "Apply all pending migrations",
+      description: "Apply all pending migrations, then create the groups endpoint.yaml declares",
       async run({ args }) {
-        await withDatabase(args, async (h) => report(await migrateToLatest(h.db), "no pending migrations"), { needsSchema: false });
+        const rules = await rulesFor(args);
+        await withDatabase(
+          args,
+          async (h) => {
+            report(await migrateToLatest(h.db), "no pending migrations");
+            await createDeclaredGroups(h.db, rules);
+          },
+          { needsSchema: false },
+        );
       },
     }),
     up: command({

@@ -1,7 +1,8 @@
-// add-group, remove-group, list-groups, add-group-member, remove-group-member.
-import { addMember, createGroup, listGroups, removeGroup, removeMember } from "../../src/admin/groups.ts";
+// add-group, remove-group, list-groups, add-group-member, remove-group-member: each one call into the accounts
+// core, which holds the rules (declared groups stay, the admin group keeps an active member).
+import { addMember, createGroup, listGroups, removeGroup, removeMember } from "../../src/accounts/groups.ts";
 import { command } from "../command.ts";
-import { cliActor, printJson, printTable, withDatabase } from "../runtime.ts";
+import { cliActor, printJson, printTable, rulesFor, withDatabase } from "../runtime.ts";
 
 const groupnameArg = { groupname: { type: "string", description: "The group's name", required: true, valueHint: "G" } } as const;
 const membernameArg = { membername: { type: "string", description: "The member's username", required: true, valueHint: "U" } } as const;
@@ -20,11 +21,12 @@ export const addGroupCommand = command({
 
 export const removeGroupCommand = command({
   name: "remove-group",
-  description: "Remove a group and its memberships",
+  description: "Remove a group and its memberships (not the admin group, nor a group endpoint.yaml declares)",
   args: groupnameArg,
   async run({ args }) {
+    const rules = await rulesFor(args);
     await withDatabase(args, async ({ db }) => {
-      await removeGroup(db, cliActor(), args.groupname);
+      await removeGroup(db, rules, cliActor(), args.groupname);
       console.log(`group '${args.groupname}' removed`);
     });
   },
@@ -35,12 +37,13 @@ export const listGroupsCommand = command({
   description: "List groups with their members",
   args: { json: { type: "boolean", description: "Print JSON" } },
   async run({ args }) {
+    const rules = await rulesFor(args);
     await withDatabase(args, async ({ db }) => {
-      const groups = await listGroups(db);
+      const groups = await listGroups(db, rules);
       if (args.json) return printJson(groups);
       printTable(
-        ["GROUP", "MEMBERS", "DESCRIPTION"],
-        groups.map((g) => [g.name, g.members.join(",") || "-", g.description]),
+        ["GROUP", "MEMBERS", "DECLARED", "DESCRIPTION"],
+        groups.map((g) => [g.name, g.members.join(",") || "-", g.declared ? "yes" : "no", g.description]),
       );
     });
   },
@@ -51,8 +54,9 @@ export const addGroupMemberCommand = command({
   description: "Add a user to a group",
   args: { ...groupnameArg, ...membernameArg },
   async run({ args }) {
+    const rules = await rulesFor(args);
     await withDatabase(args, async ({ db }) => {
-      await addMember(db, cliActor(), args.groupname, args.membername);
+      await addMember(db, rules, cliActor(), args.groupname, args.membername);
       console.log(`user '${args.membername}' added to group '${args.groupname}'`);
     });
   },
@@ -60,11 +64,12 @@ export const addGroupMemberCommand = command({
 
 export const removeGroupMemberCommand = command({
   name: "remove-group-member",
-  description: "Remove a user from a group",
+  description: "Remove a user from a group (not the last active member of the admin group)",
   args: { ...groupnameArg, ...membernameArg },
   async run({ args }) {
+    const rules = await rulesFor(args);
     await withDatabase(args, async ({ db }) => {
-      await removeMember(db, cliActor(), args.groupname, args.membername);
+      await removeMember(db, rules, cliActor(), args.groupname, args.membername);
       console.log(`user '${args.membername}' removed from group '${args.groupname}'`);
     });
   },

@@ -1,10 +1,13 @@
 // token create | list | revoke: API tokens for remote services.
 import { defineCommand } from "citty";
 import { resolveSecrets } from "../../src/auth/secret.ts";
-import { TokenCodec, createToken, listTokens, revokeToken } from "../../src/auth/tokens.ts";
+import { accountRules } from "../../src/accounts/rules.ts";
+import { listTokens, revokeToken } from "../../src/accounts/tokens.ts";
+import { issueToken } from "../../src/auth/issue-token.ts";
+import { TokenCodec } from "../../src/auth/token-codec.ts";
 import { parseDuration } from "../../src/config/durations.ts";
 import { command } from "../command.ts";
-import { CommandError, UsageError, cliActor, loadOptionalConfig, printJson, printTable, withDatabase } from "../runtime.ts";
+import { CommandError, UsageError, cliActor, loadOptionalConfig, printJson, printTable, rulesFor, withDatabase } from "../runtime.ts";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : "-");
 
@@ -35,10 +38,12 @@ export const tokenCommand = defineCommand({
         const codec = new TokenCodec(resolveSecrets(config, { mode: process.env.NODE_ENV === "production" ? "production" : "development" }));
         const knownRoutes = config.routes.map((r) => r.name);
         await withDatabase(args, async ({ db }) => {
-          const { token, summary } = await createToken(db, codec, cliActor(), {
+          const { token, summary } = await issueToken(db, codec, accountRules(config), cliActor(), {
             username: args.username,
             name: args.name,
             expiresInSeconds,
+            defaultExpirySeconds: config.auth.tokenDefaultExpirySeconds,
+            maxExpirySeconds: config.auth.tokenMaxExpirySeconds,
             routes,
             knownRoutes,
           });
@@ -71,8 +76,9 @@ export const tokenCommand = defineCommand({
       description: "Revoke a token; every instance refuses it within a second",
       args: { id: { type: "string", description: "The token's id (from token list)", required: true, valueHint: "ID" } } as const,
       async run({ args }) {
+        const rules = await rulesFor(args);
         await withDatabase(args, async ({ db }) => {
-          await revokeToken(db, cliActor(), args.id);
+          await revokeToken(db, rules, cliActor(), args.id);
           console.log(`token ${args.id} revoked`);
         });
       },

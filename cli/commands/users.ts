@@ -1,9 +1,9 @@
-// add-user, set-password, remove-user, list-users.
-import { recordAudit } from "../../src/admin/audit.ts";
-import { createUser, listUsers, removeUser, requireUser, setPassword } from "../../src/admin/users.ts";
-import { unlockUsername } from "../../src/auth/throttle.ts";
+// add-user, set-password, disable-user, enable-user, remove-user, list-users, unlock-user, unlock-address: each one
+// call into the accounts core (or the throttle), which holds the rules.
+import { createUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../../src/accounts/users.ts";
+import { unlockAddress, unlockUsername } from "../../src/auth/throttle.ts";
 import { command } from "../command.ts";
-import { cliActor, printJson, printTable, readPassword, withDatabase } from "../runtime.ts";
+import { UsageError, cliActor, printJson, printTable, readPassword, rulesFor, withDatabase } from "../runtime.ts";
 
 const usernameArg = { username: { type: "string", description: "The user's name", required: true, valueHint: "U" } } as const;
 const passwordArgs = {
@@ -42,9 +42,36 @@ export const removeUserCommand = command({
   description: "Remove a user with their memberships, sessions and tokens",
   args: usernameArg,
   async run({ args }) {
+    const rules = await rulesFor(args);
     await withDatabase(args, async ({ db }) => {
-      await removeUser(db, cliActor(), args.username);
+      await removeUser(db, rules, cliActor(), args.username);
       console.log(`user '${args.username}' removed`);
+    });
+  },
+});
+
+export const disableUserCommand = command({
+  name: "disable-user",
+  description: "Disable a user: their sessions end and their tokens are refused until enabled again",
+  args: usernameArg,
+  async run({ args }) {
+    const rules = await rulesFor(args);
+    await withDatabase(args, async ({ db }) => {
+      await setDisabled(db, rules, cliActor(), args.username, true);
+      console.log(`user '${args.username}' disabled; their sessions have ended`);
+    });
+  },
+});
+
+export const enableUserCommand = command({
+  name: "enable-user",
+  description: "Enable a disabled user again",
+  args: usernameArg,
+  async run({ args }) {
+    const rules = await rulesFor(args);
+    await withDatabase(args, async ({ db }) => {
+      await setDisabled(db, rules, cliActor(), args.username, false);
+      console.log(`user '${args.username}' enabled`);
     });
   },
 });
@@ -72,9 +99,23 @@ export const unlockUserCommand = command({
   async run({ args }) {
     await withDatabase(args, async ({ db }) => {
       const user = await requireUser(db, args.username);
-      const lifted = await unlockUsername(db, user.username);
-      await recordAudit(db, cliActor(), "user.unlock", user.username);
+      const lifted = await unlockUsername(db, cliActor(), user.username);
       console.log(lifted ? `user '${user.username}' unlocked` : `user '${user.username}' was not locked out`);
+    });
+  },
+});
+
+export const unlockAddressCommand = command({
+  name: "unlock-address",
+  description: "Clear a client address's login lock-out after too many failed sign-ins from it",
+  args: { address: { type: "string", description: "The client address, as the lock-out list shows it", required: true, valueHint: "A" } },
+  async run({ args }) {
+    const address = args.address.trim();
+    if (!/^[0-9A-Fa-f.:]{2,45}$/.test(address) && address !== "unknown")
+      throw new UsageError(`--address must be an IPv4 or IPv6 address (got '${address.slice(0, 45).replace(/[^\x20-\x7e]/g, "?")}')`);
+    await withDatabase(args, async ({ db }) => {
+      const lifted = await unlockAddress(db, cliActor(), address);
+      console.log(lifted ? `address ${address} unlocked` : `address ${address} was not locked out`);
     });
   },
 });

@@ -7,7 +7,7 @@ import type { AuthCache } from "./auth-cache.ts";
 import type { AuthResult, Authenticator } from "./authenticator.ts";
 import type { Credential, Principal } from "./principal.ts";
 import { hashSessionId, looksLikeSessionId } from "./sessions.ts";
-import type { TokenCodec, VerifiedToken } from "./tokens.ts";
+import type { TokenCodec, VerifiedToken } from "./token-codec.ts";
 
 const NOBODY: AuthResult = Object.freeze({ principal: null, tried: [] });
 const VERIFIED_CACHE_LIMIT = 10_000;

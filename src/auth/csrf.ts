@@ -24,6 +24,6 @@ export function foreignOrigin(request: Request, publicOrigin: string): string | 
 }
 
 /** The CSRF token a request presents: the X-CSRF-Token header, or a form's `_csrf` field. */
-export function presentedCsrfToken(request: Request, form: URLSearchParams | undefined): string | null {
+export function presentedCsrfToken(request: Request, form: { get(name: string): string | null } | undefined): string | null {
   return request.headers.get("x-csrf-token") ?? form?.get("_csrf") ?? null;
 }

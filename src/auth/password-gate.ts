@@ -1,7 +1,7 @@
 // Password checks are expensive by design (argon2id, 64 MiB each); a flood of logins must not exhaust memory.
 // At most a few run at once, a bounded queue waits, and the rest are told to come back.
 import { EndpointError } from "../errors.ts";
-import { verifyPassword } from "./passwords.ts";
+import { verifyPassword } from "../accounts/passwords.ts";
 
 export class PasswordGate {
   #running = 0;

@@ -77,6 +77,11 @@ export async function loadSession(db: Kysely<Database>, idHash: string): Promise
   };
 }
 
+/** The user just typed their password again (sudo mode): the session counts as freshly authenticated. */
+export async function markSessionAuthenticated(db: Kysely<Database>, idHash: string): Promise<void> {
+  await db.updateTable("sessions").set({ authenticated_at: sql`now()` }).where("id_hash", "=", idHash).execute();
+}
+
 /** Record activity for many sessions in one statement (the write-behind flush). */
 export async function touchSessions(db: Kysely<Database>, idHashes: string[]): Promise<void> {
   if (idHashes.length === 0) return;

@@ -1,8 +1,11 @@
-// Login throttling: failures are counted per username and per client address in the database, so every
-// instance shares the counts. Past the limit, logins from that address or for that name wait until the window
-// ends (a soft lock), whether or not the password is right.
+// Password throttling: attempts are counted per username and per client address in the database, so every
+// instance shares the counts. Each attempt is *reserved* before any password is hashed, by one statement that
+// increments both counters and returns them, so N concurrent guesses count as N. Past the limit, attempts for that
+// name or from that address are refused until the window ends (a soft lock), whether or not the password is right.
+// Sign-in, the account page's current-password check and sudo confirmations all count here.
 import { type Kysely, sql } from "kysely";
 import type { Database } from "../../db/schema.ts";
+import { type Actor, recordAudit } from "../accounts/audit.ts";
 
 export const THROTTLE_WINDOW_SECONDS = 15 * 60;
 export const MAX_FAILURES_PER_USERNAME = 10;
@@ -10,49 +13,93 @@ export const MAX_FAILURES_PER_ADDRESS = 10;
 
 export const usernameKey = (username: string) => `user:${username.toLowerCase()}`;
 export const addressKey = (address: string) => `address:${address}`;
+const limitOf = (key: string) => (key.startsWith("user:") ? MAX_FAILURES_PER_USERNAME : MAX_FAILURES_PER_ADDRESS);
 
-/** Seconds until the caller may try again, or 0 when not throttled. */
-export async function throttledFor(db: Kysely<Database>, username: string, address: string): Promise<number> {
+const windowOver = sql<boolean>`login_throttle.window_started_at < now() - make_interval(secs => ${THROTTLE_WINDOW_SECONDS})`;
+const remainingSeconds = sql<number>`greatest(0, ceil(extract(epoch from (window_started_at + make_interval(secs => ${THROTTLE_WINDOW_SECONDS}) - now())))::int)`;
+
+export interface Reservation {
+  allowed: boolean;
+  /** When refused: seconds until the window ends. */
+  retryAfterSeconds: number;
+}
+
+/**
+ * Reserve one password attempt for `username` from `address`. Refused (without hashing anything) when either
+ * counter is past its limit. A right password gives the reservation back with `attemptSucceeded`.
+ */
+export async function reserveAttempt(db: Kysely<Database>, username: string, address: string): Promise<Reservation> {
+  const rows = await db
+    .insertInto("login_throttle")
+    .values([
+      { key: usernameKey(username), failures: 1, window_started_at: sql`now()` },
+      { key: addressKey(address), failures: 1, window_started_at: sql`now()` },
+    ])
+    .onConflict((oc) =>
+      oc.column("key").doUpdateSet({
+        failures: sql`case when ${windowOver} then 1 else login_throttle.failures + 1 end`,
+        window_started_at: sql`case when ${windowOver} then now() else login_throttle.window_started_at end`,
+      }),
+    )
+    .returning(["key", "failures", remainingSeconds.as("remaining")])
+    .execute();
+  let retryAfterSeconds = 0;
+  for (const row of rows) if (row.failures > limitOf(row.key)) retryAfterSeconds = Math.max(retryAfterSeconds, row.remaining, 1);
+  return { allowed: retryAfterSeconds === 0, retryAfterSeconds };
+}
+
+/**
+ * The password was right: the username's count is cleared and this attempt no longer counts against the address
+ * (its earlier failures still do: one good account must not reset an address guessing at others).
+ */
+export async function attemptSucceeded(db: Kysely<Database>, username: string, address: string): Promise<void> {
+  await db.deleteFrom("login_throttle").where("key", "=", usernameKey(username)).execute();
+  await db
+    .updateTable("login_throttle")
+    .set({ failures: sql`greatest(failures - 1, 0)` })
+    .where("key", "=", addressKey(address))
+    .execute();
+}
+
+/** unlock-user: lift a lock-out on a username (audited as user.unlock). Returns whether there was a count to clear. */
+export async function unlockUsername(db: Kysely<Database>, actor: Actor, username: string): Promise<boolean> {
+  return unlock(db, actor, usernameKey(username), "user.unlock", username.toLowerCase());
+}
+
+/** unlock-address: lift a lock-out on a client address (audited as address.unlock). */
+export async function unlockAddress(db: Kysely<Database>, actor: Actor, address: string): Promise<boolean> {
+  return unlock(db, actor, addressKey(address), "address.unlock", address);
+}
+
+async function unlock(db: Kysely<Database>, actor: Actor, key: string, action: string, target: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const result = await trx.deleteFrom("login_throttle").where("key", "=", key).executeTakeFirst();
+    const lifted = result.numDeletedRows > 0n;
+    await recordAudit(trx, actor, action, target, { lifted });
+    return lifted;
+  });
+}
+
+export interface Lockout {
+  kind: "user" | "address";
+  /** The lower-cased username or the address. */
+  subject: string;
+  failures: number;
+  retry_after_seconds: number;
+}
+
+/** Usernames and addresses locked out right now, longest wait first. */
+export async function listLockouts(db: Kysely<Database>): Promise<Lockout[]> {
   const rows = await db
     .selectFrom("login_throttle")
-    .select([
-      "key",
-      "failures",
-      sql<number>`ceil(extract(epoch from (window_started_at + make_interval(secs => ${THROTTLE_WINDOW_SECONDS}) - now())))::int`.as("remaining"),
-    ])
-    .where("key", "in", [usernameKey(username), addressKey(address)])
+    .select(["key", "failures", remainingSeconds.as("remaining")])
+    .where("window_started_at", ">", sql<Date>`now() - make_interval(secs => ${THROTTLE_WINDOW_SECONDS})`)
+    .orderBy("window_started_at")
     .execute();
-  let wait = 0;
-  for (const row of rows) {
-    const limit = row.key.startsWith("user:") ? MAX_FAILURES_PER_USERNAME : MAX_FAILURES_PER_ADDRESS;
-    if (row.failures >= limit && row.remaining > 0) wait = Math.max(wait, row.remaining);
-  }
-  return wait;
-}
-
-/** Count one failed login against the name and the address (a new window once the old one is over). */
-export async function recordFailure(db: Kysely<Database>, username: string, address: string): Promise<void> {
-  for (const key of [usernameKey(username), addressKey(address)]) {
-    await db
-      .insertInto("login_throttle")
-      .values({ key, failures: 1, window_started_at: sql`now()` })
-      .onConflict((oc) =>
-        oc.column("key").doUpdateSet({
-          failures: sql`case when login_throttle.window_started_at < now() - make_interval(secs => ${THROTTLE_WINDOW_SECONDS}) then 1 else login_throttle.failures + 1 end`,
-          window_started_at: sql`case when login_throttle.window_started_at < now() - make_interval(secs => ${THROTTLE_WINDOW_SECONDS}) then now() else login_throttle.window_started_at end`,
-        }),
-      )
-      .execute();
-  }
-}
-
-/** A successful login clears the username's count (not the address's: one good account must not reset it). */
-export async function clearUsernameFailures(db: Kysely<Database>, username: string): Promise<void> {
-  await db.deleteFrom("login_throttle").where("key", "=", usernameKey(username)).execute();
-}
-
-/** unlock-user: lift a lock-out on a username. Returns whether there was one to lift. */
-export async function unlockUsername(db: Kysely<Database>, username: string): Promise<boolean> {
-  const result = await db.deleteFrom("login_throttle").where("key", "=", usernameKey(username)).executeTakeFirst();
-  return result.numDeletedRows > 0n;
+  return rows
+    .filter((row) => row.failures >= limitOf(row.key) && row.remaining > 0)
+    .map((row) => {
+      const [kind, ...rest] = row.key.split(":");
+      return { kind: kind === "user" ? "user" : "address", subject: rest.join(":"), failures: row.failures, retry_after_seconds: row.remaining } as Lockout;
+    });
 }

@@ -21,6 +21,8 @@ export interface LoadOptions {
   routesDir?: string;
   /** Import handler modules and check their exports (default true). */
   checkHandlers?: boolean;
+  /** The groups a database has (lower-case): every group a route names must be one of them (`validate --database`). */
+  databaseGroups?: ReadonlySet<string>;
 }
 
 /** Paths under these belong to Endpoint itself. */
@@ -80,6 +82,12 @@ export async function loadConfigText(text: string, file: string, options: LoadOp
 
   const config = normalize(raw, file, hash, report);
   await checkRoutes(raw, config, report, where, options.checkHandlers === false ? undefined : (options.routesDir ?? defaultRoutesDir(file)));
+  if (options.databaseGroups) {
+    for (const [r, route] of (raw.routes ?? []).entries())
+      for (const [g, group] of (route?.groups ?? []).entries())
+        if (group !== "*" && !options.databaseGroups.has(group))
+          report(["routes", r, "groups", g], "group-not-in-database", `${where(["routes", r])} names group '${group}', which the database does not have; create it with: bun run cli migrate latest`);
+  }
   findings.sort((a, b) => a.line - b.line || a.col - b.col);
   if (findings.length) return { ok: false, findings };
   return { ok: true, config: deepFreeze(config), findings: [] };
@@ -99,7 +107,7 @@ interface RawConfig {
   server?: { host?: string; port?: number; public_url?: string; trusted_proxies?: number; body_limit?: string | number; openapi?: Config["server"]["openapi"]; shutdown_grace?: string | number };
   database?: { url?: string };
   auth?: {
-    session?: { idle_timeout?: string | number; absolute_timeout?: string | number };
+    session?: { idle_timeout?: string | number; absolute_timeout?: string | number; reauth_after?: string | number };
     cookie?: { name?: string; secure?: boolean | "auto" };
     admin_group?: string;
     tokens?: { default_expiry?: string | number; max_expiry?: string | number };
@@ -137,6 +145,7 @@ function normalize(raw: RawConfig, file: string, hash: string, report: Report): 
   const cookieSecure = secure === "auto" ? publicUrl.startsWith("https://") : secure;
   const idle = seconds(auth.session?.idle_timeout, 30 * 60, ["auth", "session", "idle_timeout"]);
   const absolute = seconds(auth.session?.absolute_timeout, 12 * 3600, ["auth", "session", "absolute_timeout"]);
+  const reauthAfter = seconds(auth.session?.reauth_after, 15 * 60, ["auth", "session", "reauth_after"]);
   if (absolute < idle) report(["auth", "session", "absolute_timeout"], "bad-value", "auth.session.absolute_timeout must not be shorter than idle_timeout");
   const tokenDefault = seconds(auth.tokens?.default_expiry, 90 * 86400, ["auth", "tokens", "default_expiry"]);
   const tokenMax = seconds(auth.tokens?.max_expiry, 365 * 86400, ["auth", "tokens", "max_expiry"]);
@@ -180,6 +189,7 @@ function normalize(raw: RawConfig, file: string, hash: string, report: Report): 
     database: raw.database?.url ? { url: raw.database.url } : {},
     auth: {
       sessionIdleSeconds: idle,
+      reauthAfterSeconds: reauthAfter,
       sessionAbsoluteSeconds: absolute,
       cookieName,
       cookieSecure,

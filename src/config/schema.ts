@@ -39,6 +39,7 @@ export const AuthSection = t.Object(
         {
           idle_timeout: t.Optional(duration("A session ends after this long without a request (default 30m)")),
           absolute_timeout: t.Optional(duration("A session ends this long after sign-in, active or not (default 12h)")),
+          reauth_after: t.Optional(duration("Sensitive changes (tokens, admins, disabling or deleting users and groups) ask for the password again this long after it was last typed (default 15m)")),
         },
         { additionalProperties: false },
       ),
@@ -132,6 +133,8 @@ export interface Config {
   auth: {
     sessionIdleSeconds: number;
     sessionAbsoluteSeconds: number;
+    /** Sudo mode: a session older than this (since its password was typed) must confirm it for sensitive changes. */
+    reauthAfterSeconds: number;
     cookieName: string;
     cookieSecure: boolean;
     adminGroup: string;

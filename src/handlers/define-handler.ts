@@ -3,8 +3,10 @@
 import type { Static, TSchema } from "elysia";
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
+import type { Actor } from "../accounts/audit.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { Config } from "../config/schema.ts";
+import type { InputFields } from "../server/input.ts";
 import type { Logger } from "../server/logger.ts";
 
 /** What a handler receives: the request, already validated, and the services it may use. */
@@ -16,8 +18,15 @@ export interface HandlerContext<Params, Query, Body> {
   principal: Principal | null;
   /** For a caller signed in by the session cookie: the session (its hash) and the CSRF token forms must carry. */
   session: { idHash: string; csrfToken: string; authenticatedAt: number } | null;
-  /** A urlencoded form body, for handlers that declare no JSON body (already checked against CSRF). */
-  form: URLSearchParams | undefined;
+  /**
+   * A urlencoded form body, for handlers that declare no JSON body (already checked against CSRF). `form.get(name)`
+   * throws a 422 for a value PostgreSQL would refuse (NUL), naming the field.
+   */
+  form: InputFields | undefined;
+  /** The query string's values, read with the same checks as `form` (`query` is for handlers that declare a schema). */
+  searchParams: InputFields;
+  /** The caller as the accounts core sees them (audit name, door, sudo mode), or null when anonymous. */
+  actor: Actor | null;
   /** The client's address, taken from X-Forwarded-For only as far as the trusted proxies allow. */
   clientAddress: string | undefined;
   db: Kysely<Database>;

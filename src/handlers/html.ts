@@ -7,11 +7,13 @@ export interface HtmlPage {
   readonly [HTML]: true;
   readonly body: string | Promise<string>;
   readonly status: number;
+  /** Extra response headers (e.g. Retry-After on a 429 page). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** Send rendered JSX as a page. @example return html(<Layout title="Home"><p>Hello</p></Layout>); */
-export function html(body: string | Promise<string>, status = 200): HtmlPage {
-  return { [HTML]: true, body, status };
+export function html(body: string | Promise<string>, status = 200, headers?: Record<string, string>): HtmlPage {
+  return { [HTML]: true, body, status, headers };
 }
 
 export function isHtmlPage(value: unknown): value is HtmlPage {

@@ -3,7 +3,7 @@
 // and their own API tokens. Forms work without JavaScript and carry the session's CSRF token.
 import { escapeHtml } from "@kitajs/html";
 import type { Principal } from "../auth/principal.ts";
-import type { TokenSummary } from "../auth/tokens.ts";
+import type { TokenSummary } from "../accounts/tokens.ts";
 import { Layout } from "./layout.tsx";
 import { Messages, TokenOnce, TokenTable } from "./parts.tsx";
 

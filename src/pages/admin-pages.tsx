@@ -2,11 +2,12 @@
 // The admin pages: users, groups, tokens and the audit log. Plain forms (no JavaScript needed); destructive
 // actions go through a confirmation page; everything shown from data is escaped.
 import { escapeHtml } from "@kitajs/html";
-import type { AuditPage } from "../admin/audit.ts";
-import type { GroupSummary } from "../admin/groups.ts";
-import type { UserSummary } from "../admin/users.ts";
+import type { AuditPage } from "../accounts/audit.ts";
+import type { GroupSummary } from "../accounts/groups.ts";
+import type { UserSummary } from "../accounts/users.ts";
 import type { Principal } from "../auth/principal.ts";
-import type { TokenSummary } from "../auth/tokens.ts";
+import type { TokenSummary } from "../accounts/tokens.ts";
+import type { Lockout } from "../auth/throttle.ts";
 import { Layout } from "./layout.tsx";
 import { Messages, TokenOnce, TokenTable, when } from "./parts.tsx";
 
@@ -22,7 +23,7 @@ const revokeLink = (token: TokenSummary) => <a href={`/admin/tokens/${encodeURIC
 function Nav(): JSX.Element {
   return (
     <p class="admin-nav">
-      <a href="/admin/users">Users</a> · <a href="/admin/groups">Groups</a> · <a href="/admin/tokens">Tokens</a> · <a href="/admin/audit">Audit log</a>
+      <a href="/admin/users">Users</a> · <a href="/admin/groups">Groups</a> · <a href="/admin/tokens">Tokens</a> · <a href="/admin/lockouts">Lock-outs</a> · <a href="/admin/audit">Audit log</a>
     </p>
   );
 }
@@ -158,7 +159,19 @@ export function GroupsPage(props: AdminFrame & { groups: GroupSummary[] }): JSX.
         <tbody>
           {props.groups.map((group) => (
             <tr>
-              <td safe>{group.name}</td>
+              <td>
+                <span safe>{group.name}</span>
+                {group.declared ? (
+                  <>
+                    {" "}
+                    <span class="tag" title="Declared in endpoint.yaml: created at start-up, cannot be deleted here">
+                      declared
+                    </span>
+                  </>
+                ) : (
+                  ""
+                )}
+              </td>
               <td safe>{group.description}</td>
               <td>
                 {group.members.map((member) => (
@@ -175,8 +188,13 @@ export function GroupsPage(props: AdminFrame & { groups: GroupSummary[] }): JSX.
                   <Csrf token={props.csrfToken} />
                   <input name="username" required maxlength="64" placeholder="username" />
                   <button type="submit">Add</button>
-                </form>{" "}
-                <a href={`/admin/groups/${encodeURIComponent(group.name)}/delete`}>Delete…</a>
+                </form>
+                {group.declared ? "" : (
+                  <>
+                    {" "}
+                    <a href={`/admin/groups/${encodeURIComponent(group.name)}/delete`}>Delete…</a>
+                  </>
+                )}
               </td>
             </tr>
           ))}
@@ -255,6 +273,52 @@ export function AuditLogPage(props: AdminFrame & { audit: AuditPage; page: numbe
       <p class="muted">
         {page > 1 ? <a href={`/admin/audit?page=${page - 1}`}>Newer</a> : ""} {page * perPage < audit.total ? <a href={`/admin/audit?page=${page + 1}`}>Older</a> : ""}
       </p>
+    </Layout>
+  );
+}
+
+export function LockoutsPage(props: AdminFrame & { lockouts: Lockout[] }): JSX.Element {
+  return (
+    <Layout title="Lock-outs" principal={props.principal} csrfToken={props.csrfToken}>
+      <h1>Lock-outs</h1>
+      <Nav />
+      <Messages notice={props.notice} error={props.error} />
+      <p class="muted">Usernames and addresses refused after too many wrong passwords. They unlock by themselves when the window ends.</p>
+      {props.lockouts.length === 0 ? (
+        <p>Nobody is locked out.</p>
+      ) : (
+        <div class="table-scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Kind</th>
+                <th>Who</th>
+                <th>Attempts</th>
+                <th>Unlocks in</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.lockouts.map((lockout) => (
+                <tr>
+                  <td safe>{lockout.kind === "user" ? "username" : "address"}</td>
+                  <td safe>{lockout.subject}</td>
+                  <td safe>{String(lockout.failures)}</td>
+                  <td safe>{`${Math.ceil(lockout.retry_after_seconds / 60)} min`}</td>
+                  <td>
+                    <form method="post" action="/admin/lockouts/unlock" class="inline">
+                      <Csrf token={props.csrfToken} />
+                      <input type="hidden" name="kind" value={lockout.kind} />
+                      <input type="hidden" name="subject" value={lockout.subject} />
+                      <button type="submit">Unlock</button>
+                    </form>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </Layout>
   );
 }

@@ -1,7 +1,7 @@
 /** @jsxImportSource @kitajs/html */
 // Pieces several pages share: the success/error messages, a token shown once, and a table of tokens.
 import { escapeHtml } from "@kitajs/html";
-import type { TokenSummary } from "../auth/tokens.ts";
+import type { TokenSummary } from "../accounts/tokens.ts";
 
 /** A timestamp as pages show it (UTC, to the minute). */
 export const when = (date: Date | null) => (date ? date.toISOString().slice(0, 16).replace("T", " ") : "—");

@@ -1,24 +1,28 @@
 // The account page and its forms: every signed-in user (by session) sees their groups and routes, changes
-// their password (the current one required; their other sessions end, their tokens are revoked) and manages
-// their own API tokens (a new one is shown once).
+// their password (the current one required and throttled; their other sessions end, their tokens are revoked)
+// and manages their own API tokens (a new one is shown once; making one needs a recent password).
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
-import { findUser, setPassword } from "../admin/users.ts";
+import { accountRules } from "../accounts/rules.ts";
+import { ReauthRequired } from "../accounts/sudo.ts";
+import { listTokens, revokeToken } from "../accounts/tokens.ts";
+import { setPassword } from "../accounts/users.ts";
 import { decide } from "../auth/guard.ts";
-import type { PasswordGate } from "../auth/password-gate.ts";
+import { issueToken } from "../auth/issue-token.ts";
+import type { PasswordChecker } from "../auth/password-check.ts";
 import type { Principal } from "../auth/principal.ts";
-import { type TokenCodec, createToken, listTokens, revokeToken } from "../auth/tokens.ts";
+import type { TokenCodec } from "../auth/token-codec.ts";
 import type { Config } from "../config/schema.ts";
 import { EndpointError } from "../errors.ts";
 import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
-import { html } from "../handlers/html.ts";
+import { type HtmlPage, html, isHtmlPage } from "../handlers/html.ts";
 import { type AccountPageProps, AccountPage } from "../pages/account-page.tsx";
 import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
 
 export interface AccountServices {
   db: Kysely<Database>;
   codec: TokenCodec;
-  gate: PasswordGate;
+  passwords: PasswordChecker;
   table: () => readonly RouteEntry[];
 }
 
@@ -26,18 +30,29 @@ type Context = HandlerContext<unknown, unknown, unknown>;
 const TOKEN_DAYS = new Set(["7", "30", "90", "365"]);
 
 export function accountRoutes(config: Config, services: () => AccountServices): BuiltinRoute[] {
+  const rules = accountRules(config);
   const signedIn = { public: false, groups: ["*"], accepts: ["session"] } as const;
-  const actorOf = (context: Context) => ({ name: context.principal!.username, source: "web" as const, clientAddress: context.clientAddress ?? null });
 
   /** Render the page for the caller, with what just happened. */
-  async function render(context: Context, extra: Partial<AccountPageProps> = {}, status = 200) {
+  async function render(context: Context, extra: Partial<AccountPageProps> = {}, status = 200, headers?: Record<string, string>) {
     const principal = context.principal as Principal;
     const { db, table } = services();
     const routes = table()
       .filter((entry) => entry.origin === "config" && decide(entry.rule, { ...principal, via: "session" }).outcome === "allow")
       .map((entry) => ({ name: entry.name, method: entry.method, path: entry.path }));
     const tokens = await listTokens(db, { username: principal.username });
-    return html(AccountPage({ principal, csrfToken: context.session!.csrfToken, routes, tokens, ...extra }), status);
+    return html(AccountPage({ principal, csrfToken: context.session!.csrfToken, routes, tokens, ...extra }), status, headers);
+  }
+
+  /** Run `action`; an expected failure re-renders the page with its message (sudo mode goes up to the pipeline). */
+  async function attempt(context: Context, action: () => Promise<Partial<AccountPageProps> | HtmlPage>) {
+    try {
+      const outcome = await action();
+      return isHtmlPage(outcome) ? outcome : render(context, outcome);
+    } catch (error) {
+      if (error instanceof EndpointError && error.status < 500 && !(error instanceof ReauthRequired)) return render(context, { error: error.message }, error.status);
+      throw error;
+    }
   }
 
   return [
@@ -56,22 +71,19 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       rule: signedIn,
       description: "Change your password (needs the current one)",
       handler: defineHandler({
-        async handle(context) {
-          const { db, gate } = services();
-          const form = context.form;
-          const user = await findUser(db, context.principal!.username);
-          const current = form?.get("current") ?? "";
-          const password = form?.get("password") ?? "";
-          if (!user || !(await gate.verify(current, user.password_hash))) return render(context, { error: "Your current password is not right." }, 422);
-          if (password !== form?.get("repeat")) return render(context, { error: "The two new passwords differ." }, 422);
-          try {
-            await setPassword(db, actorOf(context), user.username, password, { keepSession: context.session!.idHash });
-          } catch (error) {
-            if (error instanceof EndpointError && error.status === 422) return render(context, { error: error.message }, 422);
-            throw error;
-          }
-          return render(context, { notice: "Password changed. Your other sessions have ended and your tokens were revoked." });
-        },
+        handle: (context) =>
+          attempt(context, async () => {
+            const { db, passwords } = services();
+            const current = context.form?.get("current") ?? "";
+            const password = context.form?.get("password") ?? "";
+            if (password !== context.form?.get("repeat")) throw new EndpointError("passwords_differ", 422, "The two new passwords differ.");
+            // The current password is checked like a sign-in: throttled, and it counts as a fresh confirmation.
+            const check = await passwords.check(context.principal!.username, current, context.clientAddress ?? "unknown", context.session!.idHash);
+            if (!check.ok && check.status === 429) return render(context, { error: check.message }, 429, { "Retry-After": String(check.retryAfterSeconds) });
+            if (!check.ok) throw new EndpointError("wrong_password", 422, "Your current password is not right.");
+            await setPassword(db, context.actor!, context.principal!.username, password, { keepSession: context.session!.idHash });
+            return { notice: "Password changed. Your other sessions have ended and your tokens were revoked." };
+          }),
       }),
     },
     {
@@ -81,19 +93,20 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       rule: signedIn,
       description: "Create one of your API tokens (shown once)",
       handler: defineHandler({
-        async handle(context) {
-          const { db, codec } = services();
-          const days = context.form?.get("days") ?? "90";
-          if (!TOKEN_DAYS.has(days)) return render(context, { error: "Choose a lifetime from the list." }, 422);
-          const seconds = Math.min(Number(days) * 86_400, config.auth.tokenMaxExpirySeconds);
-          try {
-            const { token } = await createToken(db, codec, actorOf(context), { username: context.principal!.username, name: context.form?.get("name")?.trim() ?? "", expiresInSeconds: seconds });
-            return render(context, { newToken: token, notice: "Token created." });
-          } catch (error) {
-            if (error instanceof EndpointError && error.status === 422) return render(context, { error: error.message }, 422);
-            throw error;
-          }
-        },
+        handle: (context) =>
+          attempt(context, async () => {
+            const { db, codec } = services();
+            const days = context.form?.get("days") ?? "90";
+            if (!TOKEN_DAYS.has(days)) throw new EndpointError("invalid_input", 422, "Choose a lifetime from the list.");
+            const { token } = await issueToken(db, codec, rules, context.actor!, {
+              username: context.principal!.username,
+              name: context.form?.get("name")?.trim() ?? "",
+              expiresInSeconds: Math.min(Number(days) * 86_400, config.auth.tokenMaxExpirySeconds),
+              defaultExpirySeconds: config.auth.tokenDefaultExpirySeconds,
+              maxExpirySeconds: config.auth.tokenMaxExpirySeconds,
+            });
+            return { newToken: token, notice: "Token created." };
+          }),
       }),
     },
     {
@@ -103,16 +116,11 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       rule: signedIn,
       description: "Revoke one of your API tokens",
       handler: defineHandler({
-        async handle(context) {
-          const id = context.form?.get("id") ?? "";
-          try {
-            await revokeToken(services().db, actorOf(context), id, { ownerId: context.principal!.id });
-          } catch (error) {
-            if (error instanceof EndpointError && (error.status === 404 || error.status === 409)) return render(context, { error: error.message }, error.status);
-            throw error;
-          }
-          return render(context, { notice: "Token revoked." });
-        },
+        handle: (context) =>
+          attempt(context, async () => {
+            await revokeToken(services().db, rules, context.actor!, context.form?.get("id") ?? "", { ownOnly: true });
+            return { notice: "Token revoked." };
+          }),
       }),
     },
   ];

@@ -1,18 +1,24 @@
-// The admin pages (members of the admin group, by session): users, groups, tokens and the audit log, doing in
-// the browser what the CLI does, through the same functions. A failed action re-renders its page with the
-// reason; destructive actions ask for confirmation first.
+// The admin pages (members of the admin group, by session): users, groups, tokens, lock-outs and the audit log,
+// doing in the browser what the CLI does, through the same accounts functions (which hold every rule). A failed
+// action re-renders its page with the reason; destructive actions ask for confirmation first; sensitive ones ask
+// for the password again (sudo mode, handled by the pipeline when the core says so).
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
-import { listAudit } from "../admin/audit.ts";
-import { addMember, createGroup, listGroups, removeGroup, removeMember } from "../admin/groups.ts";
-import { createUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../admin/users.ts";
-import { type TokenCodec, createToken, listTokens, revokeToken } from "../auth/tokens.ts";
+import type { Actor } from "../accounts/audit.ts";
+import { listAudit } from "../accounts/audit.ts";
+import { addMember, createGroup, listGroups, removeGroup, removeMember } from "../accounts/groups.ts";
+import { accountRules } from "../accounts/rules.ts";
+import { ReauthRequired } from "../accounts/sudo.ts";
+import { findToken, listTokens, revokeToken } from "../accounts/tokens.ts";
+import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../accounts/users.ts";
+import { issueToken } from "../auth/issue-token.ts";
+import { listLockouts, unlockAddress, unlockUsername } from "../auth/throttle.ts";
+import type { TokenCodec } from "../auth/token-codec.ts";
 import type { Config } from "../config/schema.ts";
 import { EndpointError } from "../errors.ts";
 import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
 import { html } from "../handlers/html.ts";
-import { type AdminFrame, AuditLogPage, ConfirmPage, GroupsPage, TokensPage, UserPage, UsersPage } from "../pages/admin-pages.tsx";
-import { refuseLastAdmin } from "./api-routes.ts";
+import { type AdminFrame, AuditLogPage, ConfirmPage, GroupsPage, LockoutsPage, TokensPage, UserPage, UsersPage } from "../pages/admin-pages.tsx";
 import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
 
 export interface AdminServices {
@@ -25,39 +31,54 @@ type Context = HandlerContext<any, any, any>;
 const PER_PAGE = 50;
 
 export function adminRoutes(config: Config, services: () => AdminServices): BuiltinRoute[] {
+  const rules = accountRules(config);
   const rule = { public: false, groups: [config.auth.adminGroup], accepts: ["session"] } as const;
   const frame = (context: Context, extra: Partial<AdminFrame> = {}): AdminFrame => ({ principal: context.principal!, csrfToken: context.session!.csrfToken, ...extra });
-  const actor = (context: Context) => ({ name: context.principal!.username, source: "web" as const, clientAddress: context.clientAddress ?? null });
+  const actor = (context: Context): Actor => context.actor!;
+  const field = (context: Context, name: string) => context.form?.get(name) ?? "";
   const pageNumber = (context: Context) => {
-    const raw = new URL(context.request.url).searchParams.get("page");
+    const raw = context.searchParams.get("page");
     const page = raw && /^\d{1,6}$/.test(raw) ? Number(raw) : 1;
     return Math.max(1, page);
   };
 
   const usersPage = async (context: Context, extra: Partial<AdminFrame> = {}, status = 200) => {
-    const search = (new URL(context.request.url).searchParams.get("search") ?? "").slice(0, 64);
-    const page = pageNumber(context);
+    let search = "";
+    let page = 1;
+    try {
+      search = (context.searchParams.get("search") ?? "").slice(0, 64);
+      page = pageNumber(context);
+    } catch (error) {
+      // A search PostgreSQL would refuse (NUL): show the page with the reason, not a failed query.
+      if (!(error instanceof EndpointError)) throw error;
+      extra = { ...extra, error: error.message };
+      status = error.status;
+    }
     const { users, total } = await listUsers(services().db, { search: search || undefined, limit: PER_PAGE, offset: (page - 1) * PER_PAGE });
     return html(UsersPage({ ...frame(context, extra), users, total, page, perPage: PER_PAGE, search }), status);
   };
   const userPage = async (context: Context, username: string, extra: Partial<AdminFrame> & { newToken?: string } = {}, status = 200) => {
     const { db } = services();
-    const found = await requireUser(db, username);
-    const summary = (await listUsers(db, { search: found.username, limit: 1000 })).users.find((u) => u.id === found.id)!;
-    return html(UserPage({ ...frame(context, extra), user: summary, tokens: await listTokens(db, { username: found.username }), newToken: extra.newToken }), status);
+    const user = await describeUser(db, username);
+    return html(UserPage({ ...frame(context, extra), user, tokens: await listTokens(db, { username: user.username }), newToken: extra.newToken }), status);
   };
   const groupsPage = async (context: Context, extra: Partial<AdminFrame> = {}, status = 200) =>
-    html(GroupsPage({ ...frame(context, extra), groups: await listGroups(services().db) }), status);
+    html(GroupsPage({ ...frame(context, extra), groups: await listGroups(services().db, rules) }), status);
   const tokensPage = async (context: Context, extra: Partial<AdminFrame> = {}, status = 200) =>
     html(TokensPage({ ...frame(context, extra), tokens: await listTokens(services().db) }), status);
+  const lockoutsPage = async (context: Context, extra: Partial<AdminFrame> = {}, status = 200) =>
+    html(LockoutsPage({ ...frame(context, extra), lockouts: await listLockouts(services().db) }), status);
 
-  /** Run an action; an expected failure re-renders `onFailure` with its message and status. */
+  /**
+   * Run an action; an expected failure re-renders `onFailure` with its message and status. A request for the
+   * password (sudo mode) goes up to the pipeline, which shows the confirmation page.
+   */
   const attempt = async (action: () => Promise<unknown>, onFailure: (error: EndpointError) => Promise<unknown>) => {
     try {
       await action();
       return null;
     } catch (error) {
-      if (error instanceof EndpointError && error.status < 500) return onFailure(error);
+      if (error instanceof EndpointError && error.status < 500 && !(error instanceof ReauthRequired)) return onFailure(error);
       throw error;
     }
   };
@@ -75,9 +96,12 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     route("GET", "/admin", "Admin home: the users page", () => new Response(null, { status: 303, headers: { Location: "/admin/users" } })),
     route("GET", "/admin/users", "Users: search, page, create", (context) => usersPage(context)),
     route("POST", "/admin/users", "Create a user", async (context) => {
-      const username = context.form?.get("username")?.trim() ?? "";
+      let username = "";
       const failed = await attempt(
-        () => createUser(services().db, actor(context), { username, password: context.form?.get("password") ?? "" }),
+        async () => {
+          username = field(context, "username").trim();
+          await createUser(services().db, actor(context), { username, password: field(context, "password") });
+        },
         (error) => usersPage(context, { error: error.message }, error.status),
       );
       return failed ?? usersPage(context, { notice: `User '${username}' created.` }, 201);
@@ -86,22 +110,23 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     route("POST", "/admin/users/:username/disable", "Disable a user", async (context) => {
       const { username } = context.params;
       const failed = await attempt(
-        async () => {
-          await refuseLastAdmin(services().db, config, username);
-          await setDisabled(services().db, actor(context), username, true);
-        },
+        () => setDisabled(services().db, rules, actor(context), username, true),
         (error) => userPage(context, username, { error: error.message }, error.status),
       );
       return failed ?? userPage(context, username, { notice: "User disabled; their sessions have ended." });
     }),
     route("POST", "/admin/users/:username/enable", "Enable a user", async (context) => {
-      await setDisabled(services().db, actor(context), context.params.username, false);
-      return userPage(context, context.params.username, { notice: "User enabled." });
+      const { username } = context.params;
+      const failed = await attempt(
+        () => setDisabled(services().db, rules, actor(context), username, false),
+        (error) => userPage(context, username, { error: error.message }, error.status),
+      );
+      return failed ?? userPage(context, username, { notice: "User enabled." });
     }),
     route("POST", "/admin/users/:username/password", "Set a user's password", async (context) => {
       const { username } = context.params;
       const failed = await attempt(
-        () => setPassword(services().db, actor(context), username, context.form?.get("password") ?? ""),
+        () => setPassword(services().db, actor(context), username, field(context, "password")),
         (error) => userPage(context, username, { error: error.message }, error.status),
       );
       return failed ?? userPage(context, username, { notice: "Password set; their sessions have ended and their tokens were revoked." });
@@ -112,7 +137,14 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       const failed = await attempt(
         async () => {
           const { db, codec, table } = services();
-          token = (await createToken(db, codec, actor(context), { username, name: context.form?.get("name")?.trim() ?? "", expiresInSeconds: config.auth.tokenDefaultExpirySeconds, knownRoutes: table().map((e) => e.name) })).token;
+          const issued = await issueToken(db, codec, rules, actor(context), {
+            username,
+            name: field(context, "name").trim(),
+            defaultExpirySeconds: config.auth.tokenDefaultExpirySeconds,
+            maxExpirySeconds: config.auth.tokenMaxExpirySeconds,
+            knownRoutes: table().map((e) => e.name),
+          });
+          token = issued.token;
         },
         (error) => userPage(context, username, { error: error.message }, error.status),
       );
@@ -126,38 +158,40 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     route("POST", "/admin/users/:username/delete", "Delete a user", async (context) => {
       const { username } = context.params;
       const failed = await attempt(
-        async () => {
-          await requireUser(services().db, username);
-          await refuseLastAdmin(services().db, config, username);
-          await removeUser(services().db, actor(context), username);
-        },
+        () => removeUser(services().db, rules, actor(context), username),
         (error) => usersPage(context, { error: error.message }, error.status),
       );
       return failed ?? usersPage(context, { notice: `User '${username}' deleted.` });
     }),
     route("GET", "/admin/groups", "Groups and members", (context) => groupsPage(context)),
     route("POST", "/admin/groups", "Create a group", async (context) => {
-      const name = context.form?.get("name")?.trim() ?? "";
+      let name = "";
       const failed = await attempt(
-        () => createGroup(services().db, actor(context), { name, description: context.form?.get("description") ?? "" }),
+        async () => {
+          name = field(context, "name").trim();
+          await createGroup(services().db, actor(context), { name, description: field(context, "description") });
+        },
         (error) => groupsPage(context, { error: error.message }, error.status),
       );
       return failed ?? groupsPage(context, { notice: `Group '${name}' created.` }, 201);
     }),
     route("POST", "/admin/groups/:name/members", "Add a member", async (context) => {
-      const username = context.form?.get("username")?.trim() ?? "";
+      let username = "";
       const failed = await attempt(
-        () => addMember(services().db, actor(context), context.params.name, username),
+        async () => {
+          username = field(context, "username").trim();
+          await addMember(services().db, rules, actor(context), context.params.name, username);
+        },
         (error) => groupsPage(context, { error: error.message }, error.status),
       );
       return failed ?? groupsPage(context, { notice: `'${username}' added to '${context.params.name}'.` });
     }),
     route("POST", "/admin/groups/:name/members/remove", "Remove a member", async (context) => {
-      const username = context.form?.get("username") ?? "";
+      let username = "";
       const failed = await attempt(
         async () => {
-          if (context.params.name.toLowerCase() === config.auth.adminGroup) await refuseLastAdmin(services().db, config, username);
-          await removeMember(services().db, actor(context), context.params.name, username);
+          username = field(context, "username");
+          await removeMember(services().db, rules, actor(context), context.params.name, username);
         },
         (error) => groupsPage(context, { error: error.message }, error.status),
       );
@@ -176,28 +210,41 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     route("POST", "/admin/groups/:name/delete", "Delete a group", async (context) => {
       const { name } = context.params;
       const failed = await attempt(
-        async () => {
-          if (name.toLowerCase() === config.auth.adminGroup) throw new EndpointError("admin_group", 409, `group '${config.auth.adminGroup}' administers Endpoint and cannot be deleted here`);
-          await removeGroup(services().db, actor(context), name);
-        },
+        () => removeGroup(services().db, rules, actor(context), name),
         (error) => groupsPage(context, { error: error.message }, error.status),
       );
       return failed ?? groupsPage(context, { notice: `Group '${name}' deleted.` });
     }),
     route("GET", "/admin/tokens", "All tokens", (context) => tokensPage(context)),
     route("GET", "/admin/tokens/:id/revoke", "Confirm revoking a token", async (context) => {
-      const token = (await listTokens(services().db)).find((t) => t.id === context.params.id);
-      if (!token) throw new EndpointError("token_not_found", 404, "this token does not exist");
+      const token = await findToken(services().db, rules, actor(context), context.params.id);
       return html(
         ConfirmPage({ ...frame(context), question: `Revoke token '${token.name}' of '${token.owner}'? Whatever uses it will be refused.`, action: "/admin/tokens/revoke", back: "/admin/tokens", fields: { id: token.id }, confirm: "Yes, revoke" }),
       );
     }),
     route("POST", "/admin/tokens/revoke", "Revoke a token", async (context) => {
       const failed = await attempt(
-        () => revokeToken(services().db, actor(context), context.form?.get("id") ?? ""),
+        () => revokeToken(services().db, rules, actor(context), field(context, "id")),
         (error) => tokensPage(context, { error: error.message }, error.status),
       );
       return failed ?? tokensPage(context, { notice: "Token revoked." });
+    }),
+    route("GET", "/admin/lockouts", "Usernames and addresses locked out after wrong passwords", (context) => lockoutsPage(context)),
+    route("POST", "/admin/lockouts/unlock", "Lift a lock-out", async (context) => {
+      let notice = "";
+      const failed = await attempt(
+        async () => {
+          const kind = field(context, "kind");
+          const subject = field(context, "subject");
+          if ((kind !== "user" && kind !== "address") || !subject || subject.length > 128)
+            throw new EndpointError("invalid_input", 422, "choose a lock-out from the list");
+          const { db } = services();
+          const lifted = kind === "user" ? await unlockUsername(db, actor(context), subject) : await unlockAddress(db, actor(context), subject);
+          notice = lifted ? `${kind === "user" ? "User" : "Address"} '${subject}' unlocked.` : `'${subject}' was not locked out.`;
+        },
+        (error) => lockoutsPage(context, { error: error.message }, error.status),
+      );
+      return failed ?? lockoutsPage(context, { notice });
     }),
     route("GET", "/admin/audit", "The audit log, newest first", async (context) => {
       const page = pageNumber(context);

@@ -3,15 +3,17 @@
 import { t } from "elysia";
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
-import type { Actor } from "../admin/audit.ts";
-import { addMember, createGroup, findGroup, groupNotFound, listGroups, removeGroup, removeMember } from "../admin/groups.ts";
-import { USERNAME_PATTERN } from "../admin/names.ts";
-import { createUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../admin/users.ts";
+import type { Actor } from "../accounts/audit.ts";
+import { addMember, createGroup, describeGroup, listGroups, removeGroup, removeMember } from "../accounts/groups.ts";
+import { USERNAME_PATTERN } from "../accounts/names.ts";
+import { accountRules } from "../accounts/rules.ts";
+import { findToken, listTokens, revokeToken, seesAllTokens } from "../accounts/tokens.ts";
+import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../accounts/users.ts";
 import { decide } from "../auth/guard.ts";
-import type { Principal } from "../auth/principal.ts";
-import { type TokenCodec, createToken, listTokens, revokeToken, tokenNotFound } from "../auth/tokens.ts";
+import { issueToken } from "../auth/issue-token.ts";
+import type { TokenCodec } from "../auth/token-codec.ts";
 import type { Config } from "../config/schema.ts";
-import { EndpointError, invalid } from "../errors.ts";
+import { invalid } from "../errors.ts";
 import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
 import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
 
@@ -35,30 +37,17 @@ const Paging = t.Object(
 const UsernameParam = t.Object({ username: Name });
 const GroupParam = t.Object({ name: Name });
 
-const apiActor = (context: Pick<HandlerContext<unknown, unknown, unknown>, "principal" | "clientAddress">): Actor => ({
-  name: context.principal!.username,
-  source: "api",
-  clientAddress: context.clientAddress ?? null,
-});
+const apiActor = (context: Pick<HandlerContext<unknown, unknown, unknown>, "actor">): Actor => context.actor!;
 
 const created = (value: unknown) => Response.json(value, { status: 201, headers: { "Cache-Control": "no-store" } });
 const noContent = () => new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
-const isAdmin = (config: Config, principal: Principal | null) => principal?.groups.includes(config.auth.adminGroup) ?? false;
 
 function page<T>(items: T[], total: number, query: { page?: number; per_page?: number }) {
   return { items, total, page: query.page ?? 1, per_page: query.per_page ?? 50 };
 }
 
-/** The last member of the admin group may not leave it or be deleted: someone must be able to administer. */
-export async function refuseLastAdmin(db: Kysely<Database>, config: Config, username: string): Promise<void> {
-  const group = await findGroup(db, config.auth.adminGroup);
-  if (!group) return;
-  const members = await db.selectFrom("group_members").innerJoin("users", "users.id", "group_members.user_id").select("users.username").where("group_members.group_id", "=", group.id).execute();
-  if (members.length === 1 && members[0]!.username.toLowerCase() === username.toLowerCase())
-    throw new EndpointError("last_admin", 409, `'${members[0]!.username}' is the last member of group '${group.name}'; add another administrator first`);
-}
-
 export function apiRoutes(config: Config, services: () => ApiServices): BuiltinRoute[] {
+  const rules = accountRules(config);
   const admin = { public: false, groups: [config.auth.adminGroup], accepts: ["session", "token"] } as const;
   const anyone = { public: false, groups: ["*"], accepts: ["session", "token"] } as const;
   const tokenExpiry = t.Optional(t.Integer({ minimum: 60, maximum: config.auth.tokenMaxExpirySeconds }));
@@ -118,10 +107,8 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
         params: UsernameParam,
         async handle({ params }) {
           const { db } = services();
-          const user = await requireUser(db, params.username);
-          const { users } = await listUsers(db, { search: user.username, limit: 1000 });
-          const summary = users.find((u) => u.id === user.id)!;
-          return { ...summary, tokens: await listTokens(db, { username: user.username }) };
+          const user = await describeUser(db, params.username);
+          return { ...user, tokens: await listTokens(db, { username: user.username }) };
         },
       }),
     },
@@ -137,9 +124,8 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
         async handle(context) {
           const { db } = services();
           const { params, body } = context;
-          if (body.disabled === true) await refuseLastAdmin(db, config, params.username);
+          if (body.disabled !== undefined) await setDisabled(db, rules, apiActor(context), params.username, body.disabled);
           if (body.password !== undefined) await setPassword(db, apiActor(context), params.username, body.password);
-          if (body.disabled !== undefined) await setDisabled(db, apiActor(context), params.username, body.disabled);
           const user = await requireUser(db, params.username);
           return { id: user.id, username: user.username, disabled: user.disabled };
         },
@@ -154,10 +140,7 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       handler: defineHandler({
         params: UsernameParam,
         async handle(context) {
-          const { db } = services();
-          await requireUser(db, context.params.username);
-          await refuseLastAdmin(db, config, context.params.username);
-          await removeUser(db, apiActor(context), context.params.username);
+          await removeUser(services().db, rules, apiActor(context), context.params.username);
           return noContent();
         },
       }),
@@ -171,7 +154,7 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       handler: defineHandler({
         query: Paging,
         async handle({ query }) {
-          const all = await listGroups(services().db);
+          const all = await listGroups(services().db, rules);
           const matching = query.search ? all.filter((g) => g.name.includes(query.search!.toLowerCase())) : all;
           const perPage = query.per_page ?? 50;
           const start = ((query.page ?? 1) - 1) * perPage;
@@ -201,9 +184,7 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       handler: defineHandler({
         params: GroupParam,
         async handle({ params }) {
-          const group = (await listGroups(services().db)).find((g) => g.name === params.name.toLowerCase());
-          if (!group) throw groupNotFound(params.name);
-          return group;
+          return describeGroup(services().db, rules, params.name);
         },
       }),
     },
@@ -216,9 +197,7 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       handler: defineHandler({
         params: GroupParam,
         async handle(context) {
-          if (context.params.name.toLowerCase() === config.auth.adminGroup)
-            throw new EndpointError("admin_group", 409, `group '${config.auth.adminGroup}' administers Endpoint and cannot be deleted here`);
-          await removeGroup(services().db, apiActor(context), context.params.name);
+          await removeGroup(services().db, rules, apiActor(context), context.params.name);
           return noContent();
         },
       }),
@@ -232,7 +211,7 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       handler: defineHandler({
         params: t.Object({ name: Name, username: Name }),
         async handle(context) {
-          await addMember(services().db, apiActor(context), context.params.name, context.params.username);
+          await addMember(services().db, rules, apiActor(context), context.params.name, context.params.username);
           return noContent();
         },
       }),
@@ -246,9 +225,7 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       handler: defineHandler({
         params: t.Object({ name: Name, username: Name }),
         async handle(context) {
-          const { db } = services();
-          if (context.params.name.toLowerCase() === config.auth.adminGroup) await refuseLastAdmin(db, config, context.params.username);
-          await removeMember(db, apiActor(context), context.params.name, context.params.username);
+          await removeMember(services().db, rules, apiActor(context), context.params.name, context.params.username);
           return noContent();
         },
       }),
@@ -261,8 +238,8 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       description: "Tokens (an admin sees all, anyone else their own); never the tokens themselves",
       handler: defineHandler({
         query: Paging,
-        async handle({ query, principal }) {
-          const all = await listTokens(services().db, isAdmin(config, principal) ? {} : { username: principal!.username });
+        async handle({ query, principal, actor }) {
+          const all = await listTokens(services().db, seesAllTokens(rules, actor!) ? {} : { username: principal!.username });
           const perPage = query.per_page ?? 50;
           const start = ((query.page ?? 1) - 1) * perPage;
           return page(all.slice(start, start + perPage), all.length, query);
@@ -288,14 +265,14 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
         async handle(context) {
           const { body, principal } = context;
           const owner = body.username ?? principal!.username;
-          if (owner.toLowerCase() !== principal!.username.toLowerCase() && !isAdmin(config, principal))
-            throw new EndpointError("forbidden", 403, "only administrators create tokens for other users");
           if (!USERNAME_PATTERN.test(owner)) throw invalid("invalid_username", "username is not valid", [{ path: "/body/username", message: "not a valid username" }]);
           const { db, codec, table } = services();
-          const { token, summary } = await createToken(db, codec, apiActor(context), {
+          const { token, summary } = await issueToken(db, codec, rules, apiActor(context), {
             username: owner,
             name: body.name,
-            expiresInSeconds: body.expires_in_seconds ?? config.auth.tokenDefaultExpirySeconds,
+            expiresInSeconds: body.expires_in_seconds,
+            defaultExpirySeconds: config.auth.tokenDefaultExpirySeconds,
+            maxExpirySeconds: config.auth.tokenMaxExpirySeconds,
             routes: body.routes,
             knownRoutes: table().map((entry) => entry.name),
           });
@@ -311,12 +288,8 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       description: "One token's record (yours, or any for an admin)",
       handler: defineHandler({
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
-        async handle({ params, principal }) {
-          const all = await listTokens(services().db, isAdmin(config, principal) ? {} : { username: principal!.username });
-          const token = all.find((candidate) => candidate.id === params.id);
-          // Someone else's token is "not found", not "forbidden": its existence is not yours to learn.
-          if (!token) throw tokenNotFound(params.id);
-          return token;
+        async handle({ params, actor }) {
+          return findToken(services().db, rules, actor!, params.id);
         },
       }),
     },
@@ -329,8 +302,7 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       handler: defineHandler({
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
         async handle(context) {
-          const ownerId = isAdmin(config, context.principal) ? undefined : context.principal!.id;
-          await revokeToken(services().db, apiActor(context), context.params.id, { ownerId });
+          await revokeToken(services().db, rules, apiActor(context), context.params.id);
           return noContent();
         },
       }),

@@ -4,12 +4,15 @@
 import type { Kysely } from "kysely";
 import type { DatabaseHandle } from "../../db/open.ts";
 import type { Database } from "../../db/schema.ts";
+import { ensureDeclaredGroups } from "../accounts/groups.ts";
+import { accountRules } from "../accounts/rules.ts";
 import { ActivityRecorder } from "../auth/activity.ts";
 import { AuthCache } from "../auth/auth-cache.ts";
 import { CredentialAuthenticator } from "../auth/authenticate.ts";
+import { PasswordChecker } from "../auth/password-check.ts";
 import { PasswordGate } from "../auth/password-gate.ts";
 import { type SigningSecrets, resolveSecrets } from "../auth/secret.ts";
-import { TokenCodec } from "../auth/tokens.ts";
+import { TokenCodec } from "../auth/token-codec.ts";
 import { loadHandlers } from "../config/handlers.ts";
 import type { Config } from "../config/schema.ts";
 import { type EndpointApp, createApp } from "./app.ts";
@@ -79,10 +82,14 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
   const activity = new ActivityRecorder(database.db, log);
   activity.start();
   const gate = new PasswordGate();
+  const passwords = new PasswordChecker(database.db, cache, gate);
   const setupLink = new SetupLink();
 
   /** The route table and app for one config: made at start-up, and again on each accepted reload. */
   const build = async (current: Config) => {
+    // The groups endpoint.yaml declares exist before the first request (audited as actor `config`).
+    const declared = await ensureDeclaredGroups(database.db, accountRules(current));
+    if (declared.length) log.info("declared_groups_created", { groups: declared });
     const authenticator = new CredentialAuthenticator(current, cache, codec, activity);
     const handlers = await loadHandlers(current, options.routesDir);
     const readiness =
@@ -91,7 +98,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     let table: RouteEntry[] = [];
     const apiServices: ApiServices = { db: database.db, codec, table: () => table };
     const setupServices = { db: database.db, link: setupLink };
-    const accountServices: AccountServices = { db: database.db, codec, gate, table: () => table };
+    const accountServices: AccountServices = { db: database.db, codec, passwords, table: () => table };
     table = buildRouteTable(
       current,
       handlers,
@@ -105,6 +112,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
         authenticator,
         clientAddress: clientAddressResolver(current.server.trustedProxies, options.peerAddress ?? (() => undefined)),
         publicOrigin: new URL(current.server.publicUrl).origin,
+        passwords,
       },
       table,
     });

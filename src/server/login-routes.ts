@@ -1,7 +1,7 @@
 // Built-in routes for browser sessions: the sign-in page and form, sign out, and sign out everywhere.
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
-import { findUser } from "../admin/users.ts";
+import { findUser } from "../accounts/users.ts";
 import type { AuthCache } from "../auth/auth-cache.ts";
 import { LOGIN_CSRF_COOKIE, expiredSessionCookie, loginCsrfCookie, sessionCookie } from "../auth/cookies.ts";
 import { foreignOrigin, secretsEqual } from "../auth/csrf.ts";
@@ -9,8 +9,9 @@ import { readCookie } from "../auth/authenticate.ts";
 import type { PasswordGate } from "../auth/password-gate.ts";
 import { safeNextPath } from "../auth/redirects.ts";
 import { createSession, deleteSession, deleteUserSessions, hashSessionId, looksLikeSessionId } from "../auth/sessions.ts";
-import { clearUsernameFailures, recordFailure, throttledFor } from "../auth/throttle.ts";
+import { attemptSucceeded, reserveAttempt } from "../auth/throttle.ts";
 import type { Config } from "../config/schema.ts";
+import { EndpointError } from "../errors.ts";
 import { defineHandler } from "../handlers/define-handler.ts";
 import { LoginPage } from "../pages/login-page.tsx";
 import type { BuiltinRoute } from "./route-table.ts";
@@ -68,7 +69,18 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
       handler: defineHandler({
         async handle({ request, form, log, clientAddress }) {
           const { db, cache, gate } = services();
-          const next = safeNextPath(form?.get("next"), config.server.publicUrl);
+          let next = "/";
+          let username = "";
+          let password = "";
+          try {
+            next = safeNextPath(form?.get("next"), config.server.publicUrl);
+            username = form?.get("username")?.trim() ?? "";
+            password = form?.get("password") ?? "";
+          } catch (error) {
+            // A field PostgreSQL would refuse (NUL): the form again, with the reason.
+            if (error instanceof EndpointError) return page(next, error.status, "Your username or password holds a character that is not allowed.");
+            throw error;
+          }
           // Login CSRF: the form must come from our page (Origin) and echo the token its cookie holds.
           const foreign = foreignOrigin(request, new URL(config.server.publicUrl).origin);
           const cookieToken = readCookie(request.headers.get("cookie"), LOGIN_CSRF_COOKIE);
@@ -77,14 +89,14 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
             log.warn("login_csrf_rejected", { reason: foreign ?? "missing or wrong form token", client: clientAddress });
             return page(next, 403, "Your sign-in form expired or came from another site. Please try again.");
           }
-          const username = form?.get("username")?.trim() ?? "";
-          const password = form?.get("password") ?? "";
           if (!username || !password || username.length > 64 || password.length > 1024)
             return page(next, 400, "Enter your username and password.", username.slice(0, 64));
           const address = clientAddress ?? "unknown";
-          // Throttle before hashing: a locked-out caller costs one query, not an argon2 run.
-          const wait = await throttledFor(db, username, address);
-          if (wait > 0) {
+          // Reserve the attempt before hashing: a locked-out caller costs one statement, not an argon2 run, and
+          // concurrent guesses each count.
+          const reservation = await reserveAttempt(db, username, address);
+          if (!reservation.allowed) {
+            const wait = reservation.retryAfterSeconds;
             log.warn("login_throttled", { username, client: address, retry_after: wait });
             const response = page(next, 429, `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s).`, username);
             response.headers.set("Retry-After", String(wait));
@@ -93,11 +105,10 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
           const user = await findUser(db, username);
           const ok = await gate.verify(password, user?.password_hash ?? null);
           if (!ok || !user || user.disabled) {
-            await recordFailure(db, username, address);
             log.warn("login_failed", { username, client: address, reason: !user ? "unknown user" : user.disabled ? "disabled" : "wrong password" });
             return page(next, 401, WRONG, username);
           }
-          await clearUsernameFailures(db, username);
+          await attemptSucceeded(db, username, address);
           // A fresh id at every login: a cookie planted before sign-in never becomes authenticated.
           const previous = readCookie(request.headers.get("cookie"), config.auth.cookieName);
           if (previous && looksLikeSessionId(previous)) {

@@ -97,5 +97,6 @@ async function pageResponse(page: HtmlPage, requestId: string, personal: boolean
   headers["Content-Type"] = "text/html; charset=utf-8";
   headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY;
   headers["X-Frame-Options"] = "DENY";
+  if (page.headers) Object.assign(headers, page.headers);
   return new Response(await page.body, { status: page.status, headers });
 }

@@ -3,11 +3,17 @@
 import type { Kysely } from "kysely";
 import { isConnectionFailure } from "../../db/errors.ts";
 import type { Database } from "../../db/schema.ts";
-import type { Authenticator } from "../auth/authenticator.ts";
+import { ReauthRequired } from "../accounts/sudo.ts";
+import { actorFor } from "../auth/actor.ts";
+import type { AuthResult, Authenticator } from "../auth/authenticator.ts";
+import type { PasswordChecker } from "../auth/password-check.ts";
 import { SAFE_METHODS, foreignOrigin, presentedCsrfToken, secretsEqual } from "../auth/csrf.ts";
 import { decide } from "../auth/guard.ts";
 import type { Config } from "../config/schema.ts";
 import { EndpointError, type FieldError } from "../errors.ts";
+import { html } from "../handlers/html.ts";
+import { ConfirmPasswordPage, SUDO_PASSWORD_FIELD } from "../pages/confirm-password-page.tsx";
+import { InputFields, queryFields } from "./input.ts";
 import type { Logger } from "./logger.ts";
 import type { RequestFacts } from "./request-context.ts";
 import { type Problem, prefersHtml, problemResponse, valueResponse } from "./respond.ts";
@@ -24,6 +30,8 @@ export interface RouteServices {
   clientAddress: (request: Request) => string | undefined;
   /** scheme://host[:port] of server.public_url: the only Origin a cookie-authenticated change may come from. */
   publicOrigin: string;
+  /** Checks a signed-in user's password again (sudo mode). */
+  passwords: PasswordChecker;
 }
 
 const METHODS_WITH_BODY = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -37,8 +45,10 @@ export async function runRoute(
 ): Promise<Response> {
   facts.route = entry.name;
   const asHtml = prefersHtml(request);
+  let auth: AuthResult | undefined;
+  let form: InputFields | undefined;
   try {
-    const auth = await services.authenticator.authenticate(request, entry.rule.accepts);
+    auth = await services.authenticator.authenticate(request, entry.rule.accepts);
     facts.principal = auth.principal;
     facts.authTried = auth.tried;
     const decision = decide(entry.rule, auth.principal);
@@ -48,23 +58,47 @@ export async function runRoute(
     }
 
     const limit = services.config.server.bodyLimitBytes;
-    const form = entry.validators.body ? undefined : await readForm(request, limit);
+    form = entry.validators.body ? undefined : await readForm(request, limit);
     if (auth.session && !SAFE_METHODS.has(request.method)) {
       const refusal = csrfRefusal(request, services, auth.session.csrfToken, form);
       if (refusal) {
         facts.deniedBecause = refusal;
         return problemResponse({ status: 403, code: "csrf_failed", detail: "this request did not come from a page of this site; reload the page and try again" }, facts.requestId, asHtml);
       }
+      // Sudo mode's confirmation page posts the original form back with the password: check it, then go on.
+      if (form?.has(SUDO_PASSWORD_FIELD)) {
+        const password = form.get(SUDO_PASSWORD_FIELD) ?? "";
+        form = form.without(SUDO_PASSWORD_FIELD);
+        const check = await services.passwords.check(auth.principal!.username, password, services.clientAddress(request) ?? "unknown", auth.session.idHash);
+        if (!check.ok) {
+          facts.deniedBecause = `sudo: ${check.message}`;
+          const page = await valueResponse(confirmPasswordPage(request, auth, form, "continue", check.status, check.message), facts.requestId, true);
+          if (check.retryAfterSeconds) page.headers.set("Retry-After", String(check.retryAfterSeconds));
+          return page;
+        }
+        auth.session.authenticatedAt = Date.now();
+      }
     }
 
     let log: Logger | undefined;
+    const principal = auth.principal;
+    const session = auth.session ?? null;
     const context = {
       params: validateParams(entry, params),
       query: validateQuery(entry, request),
       body: await readBody(entry, request, limit),
       form,
-      principal: auth.principal,
-      session: auth.session ?? null,
+      searchParams: queryFields(request),
+      principal,
+      session,
+      actor: principal
+        ? actorFor(principal, {
+            source: entry.path.startsWith("/api/") ? "api" : "web",
+            clientAddress: services.clientAddress(request) ?? null,
+            session,
+            reauthAfterSeconds: services.config.auth.reauthAfterSeconds,
+          })
+        : null,
       get clientAddress() {
         return services.clientAddress(request);
       },
@@ -80,8 +114,25 @@ export async function runRoute(
     // Answers that depend on who asked must not be kept by shared caches or the browser's history.
     return await valueResponse(await entry.handler.handle(context), facts.requestId, auth.principal !== null);
   } catch (error) {
+    // A page form that needs a fresh password: ask for it, carrying the form, instead of an error page.
+    if (error instanceof ReauthRequired && asHtml && auth?.session && form && request.method === "POST") {
+      facts.deniedBecause = "sudo: password confirmation required";
+      try {
+        return await valueResponse(confirmPasswordPage(request, auth, form, error.what, 403), facts.requestId, true);
+      } catch (inner) {
+        return errorResponse(inner, services.log, facts, asHtml);
+      }
+    }
     return errorResponse(error, services.log, facts, asHtml);
   }
+}
+
+function confirmPasswordPage(request: Request, auth: AuthResult, form: InputFields, what: string, status: number, error?: string) {
+  const url = new URL(request.url);
+  return html(
+    ConfirmPasswordPage({ principal: auth.principal!, csrfToken: auth.session!.csrfToken, action: url.pathname + url.search, what, fields: form.entries(["_csrf", SUDO_PASSWORD_FIELD]), error }),
+    status,
+  );
 }
 
 function refuse(entry: RouteEntry, outcome: "unauthenticated" | "forbidden", request: Request, requestId: string, asHtml: boolean): Response {
@@ -209,20 +260,18 @@ async function readBody(entry: RouteEntry, request: Request, limitBytes: number)
 }
 
 /** A urlencoded form body (login, logout and admin forms); other bodies are left for the handler. */
-async function readForm(request: Request, limitBytes: number): Promise<URLSearchParams | undefined> {
+async function readForm(request: Request, limitBytes: number): Promise<InputFields | undefined> {
   if (!METHODS_WITH_BODY.has(request.method)) return undefined;
   const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
   if (type !== "application/x-www-form-urlencoded") return undefined;
   if (Number(request.headers.get("content-length") ?? 0) > limitBytes) throw tooLarge(limitBytes);
   const text = await request.text();
   if (Buffer.byteLength(text) > limitBytes) throw tooLarge(limitBytes);
-  if (text.includes("%00"))
-    throw new EndpointError("invalid_input", 422, "the form is not valid", [{ path: "/form", message: "fields must not contain NUL characters" }]);
-  return new URLSearchParams(text);
+  return new InputFields(new URLSearchParams(text), "form");
 }
 
 /** Why a cookie-authenticated, state-changing request fails the CSRF checks, or null when it passes. */
-function csrfRefusal(request: Request, services: RouteServices, expected: string, form: URLSearchParams | undefined): string | null {
+function csrfRefusal(request: Request, services: RouteServices, expected: string, form: InputFields | undefined): string | null {
   const foreign = foreignOrigin(request, services.publicOrigin);
   if (foreign) return `CSRF: ${foreign}`;
   const presented = presentedCsrfToken(request, form);

@@ -3,8 +3,9 @@
 // (never in the database or the log beyond that one line) and stops working once used, or once any user exists.
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
-import { addMember, createGroup, findGroup } from "../admin/groups.ts";
-import { createUser } from "../admin/users.ts";
+import { addMember, createGroup, findGroup } from "../accounts/groups.ts";
+import { accountRules } from "../accounts/rules.ts";
+import { createUser } from "../accounts/users.ts";
 import { sessionCookie } from "../auth/cookies.ts";
 import { foreignOrigin, secretsEqual } from "../auth/csrf.ts";
 import { createSession } from "../auth/sessions.ts";
@@ -72,14 +73,23 @@ export function setupRoutes(config: Config, services: () => { db: Kysely<Databas
           const token = form?.get("token");
           if (!link.matches(token)) throw notAvailable();
           if (foreignOrigin(request, new URL(config.server.publicUrl).origin)) throw new EndpointError("csrf_failed", 403, "this form did not come from this site");
-          const username = form?.get("username")?.trim() ?? "";
-          const password = form?.get("password") ?? "";
-          if (password !== form?.get("repeat")) return page(token!, 422, "The two passwords differ.", username);
+          let username = "";
+          let password = "";
+          try {
+            username = form?.get("username")?.trim() ?? "";
+            password = form?.get("password") ?? "";
+            if (password !== form?.get("repeat")) return page(token!, 422, "The two passwords differ.", username);
+          } catch (error) {
+            // A field PostgreSQL would refuse (NUL): the form again, with the reason.
+            if (error instanceof EndpointError) return page(token!, error.status, error.message);
+            throw error;
+          }
           if (await db.selectFrom("users").select("id").limit(1).executeTakeFirst()) {
             link.consume();
             throw notAvailable();
           }
-          const actor = { name: "setup", source: "web" as const, clientAddress };
+          // Whoever holds the one-time link is the machine's administrator, as at the CLI.
+          const actor = { name: "setup", source: "web" as const, clientAddress, recentlyAuthenticated: true };
           try {
             await createUser(db, actor, { username, password });
           } catch (error) {
@@ -88,7 +98,7 @@ export function setupRoutes(config: Config, services: () => { db: Kysely<Databas
           }
           link.consume();
           if (!(await findGroup(db, config.auth.adminGroup))) await createGroup(db, actor, { name: config.auth.adminGroup, description: "Administrators of this Endpoint" });
-          await addMember(db, actor, config.auth.adminGroup, username);
+          await addMember(db, accountRules(config), actor, config.auth.adminGroup, username);
           const user = (await db.selectFrom("users").select("id").executeTakeFirstOrThrow()).id;
           const session = await createSession(db, user, { clientAddress, userAgent: request.headers.get("user-agent") });
           log.info("setup_done", { username });

@@ -1,14 +1,16 @@
 // Users, groups and memberships through the functions the CLI, pages and API share, on every backend.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type DatabaseHandle, openDatabase } from "../../db/open.ts";
-import { listAudit } from "../../src/admin/audit.ts";
-import { addMember, createGroup, listGroups, removeMember } from "../../src/admin/groups.ts";
-import { createUser, findUser, listUsers, setDisabled, setPassword } from "../../src/admin/users.ts";
-import { verifyPassword } from "../../src/auth/passwords.ts";
+import { listAudit } from "../../src/accounts/audit.ts";
+import { addMember, createGroup, listGroups, removeMember } from "../../src/accounts/groups.ts";
+import { createUser, findUser, listUsers, setDisabled, setPassword } from "../../src/accounts/users.ts";
+import { verifyPassword } from "../../src/accounts/passwords.ts";
+import { accountRules } from "../../src/accounts/rules.ts";
 import { EndpointError } from "../../src/errors.ts";
 import { type FreshDatabase, testBackends } from "../support/backends.ts";
 
-const actor = { name: "tester", source: "api" as const, clientAddress: "203.0.113.9" };
+const actor = { name: "tester", source: "api" as const, clientAddress: "203.0.113.9", recentlyAuthenticated: true };
+const rules = accountRules();
 
 for (const backend of testBackends()) {
   describe(`${backend.name}: users and groups`, () => {
@@ -63,10 +65,10 @@ for (const backend of testBackends()) {
 
     test("memberships show on both sides and disappear when removed", async () => {
       await createGroup(handle.db, actor, { name: "ops", description: "Operations" });
-      await addMember(handle.db, actor, "ops", "Ann");
+      await addMember(handle.db, rules, actor, "ops", "Ann");
       expect((await listGroups(handle.db)).find((g) => g.name === "ops")!.members).toEqual(["ann"]);
       expect((await listUsers(handle.db, { search: "an" })).users.map((u) => [u.username, u.groups])).toEqual([["ann", ["ops"]]]);
-      await removeMember(handle.db, actor, "ops", "ann");
+      await removeMember(handle.db, rules, actor, "ops", "ann");
       expect((await listGroups(handle.db)).find((g) => g.name === "ops")!.members).toEqual([]);
     });
 
@@ -78,7 +80,7 @@ for (const backend of testBackends()) {
     test("disabling a user ends their sessions", async () => {
       const ann = (await findUser(handle.db, "ann"))!;
       await handle.db.insertInto("sessions").values({ id_hash: "h1", user_id: ann.id, csrf_token: "c" }).execute();
-      await setDisabled(handle.db, actor, "ann", true);
+      await setDisabled(handle.db, rules, actor, "ann", true);
       expect(await handle.db.selectFrom("sessions").selectAll().where("user_id", "=", ann.id).execute()).toEqual([]);
     });
 

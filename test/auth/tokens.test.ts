@@ -1,7 +1,7 @@
 // Token verification refuses everything but an unexpired HS256 Endpoint token signed with one of our secrets.
 import { describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
-import { TokenCodec } from "../../src/auth/tokens.ts";
+import { TokenCodec } from "../../src/auth/token-codec.ts";
 
 const SECRET = "s".repeat(8) + "0123456789abcdefghijklmnopqrstuvwxyz";
 const OLD_SECRET = "o".repeat(8) + "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210";

@@ -25,7 +25,7 @@ for (const backend of testBackends()) {
       expect(again.stdout).toContain("is up to date");
     });
 
-    test("the seed sequence builds users, groups and memberships that the list commands show", async () => {
+    test("the seed sequence builds users and memberships in the groups endpoint.yaml declares, which init-db created", async () => {
       for (const args of [
         ["add-user", "--username", "admin", "--password-stdin"],
         ["add-user", "--username", "joe", "--password-stdin"],
@@ -35,8 +35,6 @@ for (const backend of testBackends()) {
         expect(result.exitCode).toBe(0);
       }
       for (const args of [
-        ["add-group", "--groupname", "admin", "--description", "Administrators"],
-        ["add-group", "--groupname", "users"],
         ["add-group-member", "--groupname", "admin", "--membername", "admin"],
         ["add-group-member", "--groupname", "users", "--membername", "joe"],
       ]) {
@@ -50,9 +48,10 @@ for (const backend of testBackends()) {
       ]);
       expect(users[0]).not.toHaveProperty("password_hash");
       const groups = JSON.parse((await cli(["list-groups", "--json"])).stdout);
-      expect(groups.map((g: any) => [g.name, g.description, g.members])).toEqual([
-        ["admin", "Administrators", ["admin"]],
-        ["users", "", ["joe"]],
+      expect(groups.map((g: any) => [g.name, g.description, g.members, g.declared])).toEqual([
+        ["admin", "Administrators of this Endpoint", ["admin"], true],
+        ["services", "Remote services that post events", [], true],
+        ["users", "People who read the recorded events", ["joe"], true],
       ]);
       const table = await cli(["list-users"]);
       expect(table.stdout.split("\n")[0]).toMatch(/^USERNAME\s+STATUS\s+GROUPS\s+CREATED$/);
@@ -105,12 +104,20 @@ for (const backend of testBackends()) {
       expect((await cli(["set-password", "--username", "joe", "--password-stdin"], "another long password")).exitCode).toBe(0);
       expect((await cli(["remove-group-member", "--groupname", "users", "--membername", "joe"])).exitCode).toBe(0);
       expect((await cli(["add-group-member", "--groupname", "users", "--membername", "joe"])).exitCode).toBe(0);
+      expect((await cli(["add-group", "--groupname", "ops"])).exitCode).toBe(0);
+      expect((await cli(["add-group-member", "--groupname", "ops", "--membername", "joe"])).exitCode).toBe(0);
       expect((await cli(["remove-user", "--username", "joe"])).exitCode).toBe(0);
       const groups = JSON.parse((await cli(["list-groups", "--json"])).stdout);
       expect(groups.find((g: any) => g.name === "users").members).toEqual([]);
-      expect((await cli(["remove-group", "--groupname", "users"])).exitCode).toBe(0);
+      expect(groups.find((g: any) => g.name === "ops").members).toEqual([]);
+      expect((await cli(["remove-group", "--groupname", "ops"])).exitCode).toBe(0);
+      const declared = await cli(["remove-group", "--groupname", "users"]);
+      expect({ exitCode: declared.exitCode, stderr: declared.stderr.trim() }).toEqual({
+        exitCode: 1,
+        stderr: "error: group 'users' is declared in endpoint.yaml; remove it (and the routes that name it) from there first",
+      });
       const after = JSON.parse((await cli(["list-groups", "--json"])).stdout);
-      expect(after.map((g: any) => g.name)).toEqual(["admin"]);
+      expect(after.map((g: any) => g.name)).toEqual(["admin", "services", "users"]);
     });
   });
 }

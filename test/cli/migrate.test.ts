@@ -33,7 +33,11 @@ for (const backend of testBackends()) {
     test("latest applies everything, then check passes", async () => {
       const latest = await cli("migrate", "latest");
       expect(latest.exitCode).toBe(0);
-      expect(latest.stdout.trim().split("\n")).toEqual(ALL.slice(1).map((n) => `applied ${n}`));
+      // Then the groups endpoint.yaml declares are created (the database had none).
+      expect(latest.stdout.trim().split("\n")).toEqual([
+        ...ALL.slice(1).map((n) => `applied ${n}`),
+        ...["admin", "users", "services"].map((g) => `created group '${g}' (declared in endpoint.yaml)`),
+      ]);
       expect((await cli("migrate", "check")).exitCode).toBe(0);
       expect((await status()).every((m) => m.applied_at !== null)).toBe(true);
     });

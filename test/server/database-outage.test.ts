@@ -21,7 +21,7 @@ describe.skipIf(unavailable !== null)("the database stops and starts under load"
   beforeAll(async () => {
     cluster = createCluster();
     const cli = (...args: string[]) => runCli([...args, "--database-url", cluster.url], { env: { ENDPOINT_SECRET: SECRET } });
-    for (const args of [["init-db"], ["add-user", "--username", "ci", "--password", "a long password 123"], ["add-group", "--groupname", "services"], ["add-group-member", "--groupname", "services", "--membername", "ci"]])
+    for (const args of [["init-db"], ["add-user", "--username", "ci", "--password", "a long password 123"], ["add-group-member", "--groupname", "services", "--membername", "ci"]])
       expect((await cli(...args)).exitCode).toBe(0);
     token = (await cli("token", "create", "--username", "ci", "--name", "load", "--config", join(FIXTURES, "lifecycle.yaml"))).stdout.trim();
     server = await startServerProcess(["serve", "--config", join(FIXTURES, "lifecycle.yaml"), "--database-url", cluster.url, "--port", "0"], { env: { ENDPOINT_SECRET: SECRET } });

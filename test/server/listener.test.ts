@@ -2,7 +2,8 @@
 // when the listener reconnects, so a revocation made in the gap still takes effect.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "kysely";
-import { revokeToken } from "../../src/auth/tokens.ts";
+import { accountRules } from "../../src/accounts/rules.ts";
+import { revokeToken } from "../../src/accounts/tokens.ts";
 import { testBackends } from "../support/backends.ts";
 import { type TestEndpoint, startTestEndpoint } from "../support/endpoint.ts";
 
@@ -24,7 +25,7 @@ describe.skipIf(!postgresBackend)("postgres: the listener reconnects", () => {
     const listeners = await sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database() and query ilike 'listen%'`.execute(server.database.db);
     expect(listeners.rows.length).toBe(1);
     await sql`select pg_terminate_backend(${listeners.rows[0]!.pid})`.execute(server.database.db);
-    await revokeToken(server.database.db, { name: "t", source: "cli" }, id); // its NOTIFY has nobody to hear it
+    await revokeToken(server.database.db, accountRules(), { name: "t", source: "cli", recentlyAuthenticated: true }, id); // its NOTIFY has nobody to hear it
     const deadline = Date.now() + 2000;
     let status = 200;
     while (Date.now() < deadline && status !== 401) {

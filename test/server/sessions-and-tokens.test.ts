@@ -2,14 +2,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { sql } from "kysely";
-import { removeMember } from "../../src/admin/groups.ts";
-import { removeUser, setDisabled } from "../../src/admin/users.ts";
-import { revokeToken } from "../../src/auth/tokens.ts";
+import { removeMember } from "../../src/accounts/groups.ts";
+import { removeUser, setDisabled } from "../../src/accounts/users.ts";
+import { accountRules } from "../../src/accounts/rules.ts";
+import { revokeToken } from "../../src/accounts/tokens.ts";
 import { testBackends } from "../support/backends.ts";
 import { PASSWORD, type TestEndpoint, startTestEndpoint } from "../support/endpoint.ts";
 
 const FIXTURES = join(import.meta.dir, "fixtures");
-const actor = { name: "tester", source: "cli" as const };
+const actor = { name: "tester", source: "cli" as const, recentlyAuthenticated: true };
+const rules = accountRules();
 /** Wait until `check` holds (caches follow NOTIFY asynchronously), at most `ms`. */
 async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -183,7 +185,7 @@ for (const backend of testBackends()) {
       await server.addUser("dora", ["users"]);
       const { cookie } = await server.signIn("dora");
       expect((await server.request("/profile", { cookie })).status).toBe(200);
-      await setDisabled(server.database.db, actor, "dora", true);
+      await setDisabled(server.database.db, rules, actor, "dora", true);
       expect(await within(1000, async () => (await server.request("/profile", { cookie })).status === 401)).toBe(true);
     });
   });
@@ -235,7 +237,7 @@ for (const backend of testBackends()) {
     test("revocation, an expired record, a removed membership, a disabled or removed owner: each refused", async () => {
       const revoked = await server.tokenFor("hook");
       expect((await post(revoked.token)).status).toBe(200);
-      await revokeToken(server.database.db, actor, revoked.id);
+      await revokeToken(server.database.db, rules, actor, revoked.id);
       expect(await within(1000, async () => (await post(revoked.token)).status === 401)).toBe(true);
 
       const expiring = await server.tokenFor("hook", { expiresInSeconds: 1 });
@@ -244,17 +246,17 @@ for (const backend of testBackends()) {
       expect((await post(expiring.token)).status).toBe(401);
 
       const member = await server.tokenFor("hook");
-      await removeMember(server.database.db, actor, "services", "hook");
+      await removeMember(server.database.db, rules, actor, "services", "hook");
       expect(await within(1000, async () => (await post(member.token)).status === 403)).toBe(true);
 
       await server.addUser("bot", ["services"]);
       const bot = await server.tokenFor("bot");
       expect((await post(bot.token)).status).toBe(200);
-      await setDisabled(server.database.db, actor, "bot", true);
+      await setDisabled(server.database.db, rules, actor, "bot", true);
       expect(await within(1000, async () => (await post(bot.token)).status === 401)).toBe(true);
-      await setDisabled(server.database.db, actor, "bot", false);
+      await setDisabled(server.database.db, rules, actor, "bot", false);
       expect(await within(1000, async () => (await post(bot.token)).status === 200)).toBe(true);
-      await removeUser(server.database.db, actor, "bot");
+      await removeUser(server.database.db, rules, actor, "bot");
       expect(await within(1000, async () => (await post(bot.token)).status === 401)).toBe(true);
     });
 

@@ -2,9 +2,10 @@
 // People sign in through the real /login form and tokens come from the same createToken the CLI uses:
 // the server has no test-only way in.
 import { type DatabaseHandle, openDatabase } from "../../db/open.ts";
-import { addMember, createGroup } from "../../src/admin/groups.ts";
-import { createUser } from "../../src/admin/users.ts";
-import { createToken } from "../../src/auth/tokens.ts";
+import { addMember, createGroup } from "../../src/accounts/groups.ts";
+import { createUser } from "../../src/accounts/users.ts";
+import { accountRules } from "../../src/accounts/rules.ts";
+import { issueToken } from "../../src/auth/issue-token.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type Endpoint, assembleEndpoint } from "../../src/server/assemble.ts";
@@ -13,7 +14,7 @@ import type { FreshDatabase, TestBackend } from "./backends.ts";
 
 export const TEST_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 export const PASSWORD = "a perfectly fine password";
-const actor = { name: "test-setup", source: "cli" as const };
+const actor = { name: "test-setup", source: "cli" as const, recentlyAuthenticated: true };
 
 export interface TestEndpoint {
   config: Config;
@@ -75,11 +76,18 @@ export async function startTestEndpoint(
           await createGroup(database.db, actor, { name: group }).catch(() => {});
           knownGroups.add(group);
         }
-        await addMember(database.db, actor, group, username);
+        await addMember(database.db, accountRules(config), actor, group, username);
       }
     },
     async tokenFor(username, { routes, expiresInSeconds = 3600, name = "test" } = {}) {
-      const { token, summary } = await createToken(database.db, endpoint.codec, actor, { username, name, expiresInSeconds, routes });
+      const { token, summary } = await issueToken(database.db, endpoint.codec, accountRules(config), actor, {
+        username,
+        name,
+        expiresInSeconds,
+        defaultExpirySeconds: config.auth.tokenDefaultExpirySeconds,
+        maxExpirySeconds: config.auth.tokenMaxExpirySeconds,
+        routes,
+      });
       return { token, id: summary.id };
     },
     async signIn(username, password = PASSWORD) {

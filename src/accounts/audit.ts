@@ -4,10 +4,24 @@ import type { Database } from "../../db/schema.ts";
 
 /** Who is making a change, and through which door. */
 export interface Actor {
+  /** A username, `cli:<os user>` for the command line, or `config` for groups endpoint.yaml declares. */
   name: string;
-  source: "cli" | "web" | "api";
+  source: "cli" | "web" | "api" | "config";
   clientAddress?: string | null;
+  /** The signed-in user behind a web or API change; absent for the CLI and the config (the machine's administrator). */
+  user?: { id: string; groups: readonly string[] };
+  /** Set when the change is made with an API token: a token it creates becomes that token's child. */
+  tokenId?: string;
+  /**
+   * Whether the person proved their password recently enough for sensitive changes (sudo mode). Always true for
+   * the CLI, the config and API tokens (a token's limits come from its parent instead); for a browser session it
+   * is true within auth.session.reauth_after of the last password entry.
+   */
+  recentlyAuthenticated: boolean;
 }
+
+/** The CLI and the config act as the machine's administrator: no rule about callers applies to them. */
+export const isMachine = (actor: Actor) => actor.source === "cli" || actor.source === "config";
 
 export async function recordAudit(
   db: Kysely<Database>,

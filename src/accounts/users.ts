@@ -1,11 +1,15 @@
-// Managing users: the one implementation behind the CLI, the admin pages and the REST API.
+// Users: the one implementation behind the CLI, the admin pages and the REST API, with every rule about them.
 import { type Kysely, sql } from "kysely";
 import { isUniqueViolation } from "../../db/errors.ts";
 import type { Database } from "../../db/schema.ts";
-import { checkPasswordPolicy, hashPassword } from "../auth/passwords.ts";
-import { EndpointError, conflict, notFound } from "../errors.ts";
+import { checkPasswordPolicy, hashPassword } from "./passwords.ts";
+import { EndpointError, conflict } from "../errors.ts";
 import { type Actor, recordAudit } from "./audit.ts";
+import { lockAdminGroup, refuseLastActiveAdmin } from "./last-admin.ts";
 import { checkUsername, quoteName } from "./names.ts";
+import type { AccountRules } from "./rules.ts";
+import { requireRecentAuthentication } from "./sudo.ts";
+import { revokeTokenFamilies } from "./tokens.ts";
 
 export interface UserSummary {
   id: string;
@@ -62,8 +66,8 @@ export async function createUser(
 }
 
 /**
- * Set a new password; the user's sessions end and their tokens are revoked. `keepSession` (the hash of the
- * session making the change, on the account page) stays signed in, as Django does.
+ * Set a new password; the user's sessions end and their tokens (and tokens made from them) are revoked.
+ * `keepSession` (the hash of the session making the change, on the account page) stays signed in, as Django does.
  */
 export async function setPassword(
   db: Kysely<Database>,
@@ -81,24 +85,34 @@ export async function setPassword(
     let sessions = trx.deleteFrom("sessions").where("user_id", "=", user.id);
     if (keepSession) sessions = sessions.where("id_hash", "!=", keepSession);
     await sessions.execute();
-    await trx.updateTable("api_tokens").set({ revoked_at: sql`now()` }).where("user_id", "=", user.id).where("revoked_at", "is", null).execute();
+    await revokeTokenFamilies(trx, sql`select id from api_tokens where user_id = ${user.id}`);
     await recordAudit(trx, actor, "user.set_password", user.username);
   });
 }
 
-export async function setDisabled(db: Kysely<Database>, actor: Actor, username: string, disabled: boolean): Promise<void> {
-  const user = await requireUser(db, username);
+/**
+ * Disable or enable a user. Disabling ends their sessions (their tokens are refused while disabled), needs a
+ * recent password, and is refused for the last active administrator.
+ */
+export async function setDisabled(db: Kysely<Database>, rules: AccountRules, actor: Actor, username: string, disabled: boolean): Promise<void> {
+  if (disabled) requireRecentAuthentication(actor, "disable a user");
   await db.transaction().execute(async (trx) => {
+    const adminGroupId = disabled ? await lockAdminGroup(trx, rules) : undefined;
+    const user = await requireUser(trx, username);
+    if (disabled) await refuseLastActiveAdmin(trx, rules, adminGroupId, user, "disable this user");
     await trx.updateTable("users").set({ disabled, updated_at: sql`now()` }).where("id", "=", user.id).execute();
     if (disabled) await trx.deleteFrom("sessions").where("user_id", "=", user.id).execute();
     await recordAudit(trx, actor, disabled ? "user.disable" : "user.enable", user.username);
   });
 }
 
-/** Remove a user; their memberships, sessions and tokens go with them (cascade). */
-export async function removeUser(db: Kysely<Database>, actor: Actor, username: string): Promise<void> {
-  const user = await requireUser(db, username);
+/** Remove a user; their memberships, sessions and tokens go with them. Refused for the last active administrator. */
+export async function removeUser(db: Kysely<Database>, rules: AccountRules, actor: Actor, username: string): Promise<void> {
+  requireRecentAuthentication(actor, "delete a user");
   await db.transaction().execute(async (trx) => {
+    const adminGroupId = await lockAdminGroup(trx, rules);
+    const user = await requireUser(trx, username);
+    await refuseLastActiveAdmin(trx, rules, adminGroupId, user, "delete this user");
     await trx.deleteFrom("users").where("id", "=", user.id).execute();
     await recordAudit(trx, actor, "user.remove", user.username);
   });
@@ -142,4 +156,11 @@ export async function listUsers(db: Kysely<Database>, query: UserQuery = {}): Pr
     users: rows.map((r) => ({ id: r.id, username: r.username, disabled: r.disabled, groups: r.groups ?? [], created_at: r.created_at, updated_at: r.updated_at })),
     total: Number(count.n),
   };
+}
+
+/** One user with their groups (404 when there is none). */
+export async function describeUser(db: Kysely<Database>, username: string): Promise<UserSummary> {
+  const user = await requireUser(db, username);
+  const { users } = await listUsers(db, { search: user.username, limit: 1000 });
+  return users.find((u) => u.id === user.id)!;
 }
