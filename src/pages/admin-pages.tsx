@@ -301,7 +301,7 @@ export function LockoutsPage(props: AdminFrame & { lockouts: Lockout[] }): JSX.E
             <tbody>
               {props.lockouts.map((lockout) => (
                 <tr>
-                  <td safe>{lockout.kind === "user" ? "username" : "address"}</td>
+                  <td>{lockout.kind === "user" ? "username" : "address"}</td>
                   <td safe>{lockout.subject}</td>
                   <td safe>{String(lockout.failures)}</td>
                   <td safe>{`${Math.ceil(lockout.retry_after_seconds / 60)} min`}</td>
