@@ -1,5 +1,5 @@
 // check --deploy: is this a sound production setup? One finding per problem, each with its fix; exit 1 on any.
-import { checkDeployment } from "../../src/config/deploy-check.ts";
+import { checkDeployment } from "../../src/server/deploy-check.ts";
 import { command } from "../command.ts";
 import { CommandError, UsageError, loadOptionalConfig, resolveDatabaseUrl } from "../runtime.ts";
 

@@ -2,7 +2,7 @@
 // at most once a minute per session or token, never one write per request.
 import { type Kysely, sql } from "kysely";
 import type { Database } from "../../db/schema.ts";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../logger.ts";
 import { touchSessions } from "./sessions.ts";
 
 const REWRITE_AFTER_MS = 60_000;

@@ -5,7 +5,7 @@
 import type { Kysely } from "kysely";
 import type { DatabaseHandle } from "../../db/open.ts";
 import type { Database } from "../../db/schema.ts";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../logger.ts";
 import { type SessionRecord, loadSession } from "./sessions.ts";
 
 export interface UserRecord {

@@ -1,7 +1,10 @@
 // Resolving `handler: <module>.<export>` to a handler made with defineHandler in routes/<module>.ts(x).
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { type Handler, isHandler } from "../handlers/define-handler.ts";
+import type { Handler } from "../handlers/define-handler.ts";
+import { hasHandlerMark } from "./handler-mark.ts";
+
+export const isHandler = (value: unknown): value is Handler => hasHandlerMark(value);
 import type { Config } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
 

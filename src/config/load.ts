@@ -2,7 +2,7 @@
 // routes, declared groups, existing handlers, deny by default), and return a frozen Config or every finding.
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { isHandler } from "../handlers/define-handler.ts";
+import { isHandler } from "./handlers.ts";
 import { LineCounter, parseDocument } from "yaml";
 import { type Path, type Positions, checkDocument, describePath, pathKey } from "./check-schema.ts";
 import { parseDuration, parseSize } from "./durations.ts";

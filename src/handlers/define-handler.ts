@@ -5,9 +5,10 @@ import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
 import type { Actor } from "../accounts/audit.ts";
 import type { Principal } from "../auth/principal.ts";
+import { HANDLER_MARK, hasHandlerMark } from "../config/handler-mark.ts";
 import type { Config } from "../config/schema.ts";
 import type { InputFields } from "../server/input.ts";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../logger.ts";
 
 /** What a handler receives: the request, already validated, and the services it may use. */
 export interface HandlerContext<Params, Query, Body> {
@@ -46,7 +47,7 @@ export interface HandlerSpec<P extends TSchema | undefined, Q extends TSchema | 
   handle(context: HandlerContext<Input<P>, Input<Q>, Input<B>>): unknown | Promise<unknown>;
 }
 
-const HANDLER = Symbol.for("endpoint.handler");
+const HANDLER = HANDLER_MARK;
 
 export interface Handler {
   readonly [HANDLER]: true;
@@ -78,5 +79,5 @@ export function defineHandler<
 
 /** True for values made by defineHandler: the only exports a route may name. */
 export function isHandler(value: unknown): value is Handler {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[HANDLER] === true;
+  return hasHandlerMark(value);
 }

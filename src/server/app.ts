@@ -2,7 +2,7 @@
 // guard), one error handler for what Elysia itself refuses, one access-log line per request, and a start-up
 // self-test that refuses to serve if any mounted route escaped the table.
 import { Elysia } from "elysia";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../logger.ts";
 import { type RequestFacts, requestIdFor } from "./request-context.ts";
 import { prefersHtml, problemResponse } from "./respond.ts";
 import type { RouteEntry } from "./route-table.ts";

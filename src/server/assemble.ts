@@ -23,7 +23,7 @@ import { type ApiServices, apiRoutes } from "./api-routes.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { SetupLink, setupRoutes } from "./setup-routes.ts";
 import { clientAddressResolver } from "./client-address.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../logger.ts";
 import { type LoginServices, loginRoutes } from "./login-routes.ts";
 import { type BuiltinRoute, type RouteEntry, buildRouteTable } from "./route-table.ts";
 

@@ -14,7 +14,7 @@ import { EndpointError, type FieldError } from "../errors.ts";
 import { html } from "../handlers/html.ts";
 import { ConfirmPasswordPage, SUDO_PASSWORD_FIELD } from "../pages/confirm-password-page.tsx";
 import { InputFields, queryFields } from "./input.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../logger.ts";
 import type { RequestFacts } from "./request-context.ts";
 import { type Problem, prefersHtml, problemResponse, valueResponse } from "./respond.ts";
 import type { RouteEntry } from "./route-table.ts";

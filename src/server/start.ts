@@ -9,7 +9,7 @@ import { formatFinding, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { assembleEndpoint } from "./assemble.ts";
 import type { Readiness } from "./builtin-routes.ts";
-import { type Logger, bufferedSink, createLogger } from "./logger.ts";
+import { type Logger, bufferedSink, createLogger } from "../logger.ts";
 
 export interface StartOptions {
   config: Config;

@@ -9,7 +9,7 @@ import { issueToken } from "../../src/auth/issue-token.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type Endpoint, assembleEndpoint } from "../../src/server/assemble.ts";
-import { type Logger, createLogger, memorySink } from "../../src/server/logger.ts";
+import { type Logger, createLogger, memorySink } from "../../src/logger.ts";
 import type { FreshDatabase, TestBackend } from "./backends.ts";
 
 export const TEST_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";

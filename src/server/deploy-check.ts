@@ -2,7 +2,7 @@
 // setting, why it matters, and the fix.
 import { readFileSync } from "node:fs";
 import { secretWeakness } from "../auth/secret.ts";
-import type { Config } from "./schema.ts";
+import type { Config } from "../config/schema.ts";
 
 export interface DeployFinding {
   code: string;
