@@ -20,11 +20,22 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`create trigger sessions_notify_auth after update of authenticated_at or delete on sessions
     for each row execute function endpoint_notify_auth('id_hash')`.execute(db);
 
+  // Only strings whose text parses as a JSON object or array are the double-encoded ones; any other string (even
+  // one that merely starts with "[", like "[warn] disk full") stays as it is. PostgreSQL 15 has no
+  // pg_input_is_valid, so a helper catches the parse error.
+  await sql`
+    create function endpoint_json_text_or_null(value text) returns jsonb language plpgsql immutable as $$
+    begin
+      return value::jsonb;
+    exception when others then
+      return null;
+    end $$`.execute(db);
   for (const [table, column] of JSONB_COLUMNS) {
-    // Only strings whose text is a JSON object or array: those are the double-encoded ones; anything else stays.
-    await sql`update ${sql.table(table)} set ${sql.ref(column)} = (${sql.ref(column)} #>> '{}')::jsonb
-      where jsonb_typeof(${sql.ref(column)}) = 'string' and left(${sql.ref(column)} #>> '{}', 1) in ('{', '[')`.execute(db);
+    await sql`update ${sql.table(table)} set ${sql.ref(column)} = endpoint_json_text_or_null(${sql.ref(column)} #>> '{}')
+      where jsonb_typeof(${sql.ref(column)}) = 'string' and left(${sql.ref(column)} #>> '{}', 1) in ('{', '[')
+        and jsonb_typeof(endpoint_json_text_or_null(${sql.ref(column)} #>> '{}')) in ('object', 'array')`.execute(db);
   }
+  await sql`drop function endpoint_json_text_or_null(text)`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

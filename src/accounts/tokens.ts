@@ -172,23 +172,24 @@ export async function findToken(db: Kysely<Database>, rules: AccountRules, actor
 /** Administrators (and the CLI) see and revoke every token; anyone else only their own. */
 export const seesAllTokens = (rules: AccountRules, actor: Actor) => isMachine(actor) || (actor.user?.groups.includes(rules.adminGroup) ?? false);
 
-/** Revoke a token and every token made from it. Audited as token.revoke. */
-export async function revokeToken(db: Kysely<Database>, rules: AccountRules, actor: Actor, id: string, { ownOnly = false } = {}): Promise<void> {
+/** Revoke a token and every token made from it; returns the ids revoked. Audited as token.revoke. */
+export async function revokeToken(db: Kysely<Database>, rules: AccountRules, actor: Actor, id: string, { ownOnly = false } = {}): Promise<string[]> {
   const token = await findToken(db, rules, actor, id, { ownOnly });
   if (token.revoked_at) throw new EndpointError("token_revoked", 409, `token ${quoteName(id)} is already revoked`);
-  await db.transaction().execute(async (trx) => {
+  return db.transaction().execute(async (trx) => {
     const revoked = await revokeTokenFamilies(trx, sql`select id from api_tokens where id = ${id}`);
     // Another request revoked it between the read above and this transaction.
-    if (revoked === 0) throw new EndpointError("token_revoked", 409, `token ${quoteName(id)} is already revoked`);
-    await recordAudit(trx, actor, "token.revoke", token.owner, { token_id: id, descendants_revoked: revoked - 1 });
+    if (revoked.length === 0) throw new EndpointError("token_revoked", 409, `token ${quoteName(id)} is already revoked`);
+    await recordAudit(trx, actor, "token.revoke", token.owner, { token_id: id, descendants_revoked: revoked.length - 1 });
+    return revoked;
   });
 }
 
 /**
- * Revoke the tokens `roots` selects (a query returning ids) and all their descendants; returns how many were
- * revoked. Used for a single revoke and for a new password (every token of the user).
+ * Revoke the tokens `roots` selects (a query returning ids) and all their descendants; returns the ids revoked.
+ * Used for a single revoke and for a new password (every token of the user).
  */
-export async function revokeTokenFamilies(trx: Kysely<Database>, roots: RawBuilder<unknown>): Promise<number> {
+export async function revokeTokenFamilies(trx: Kysely<Database>, roots: RawBuilder<unknown>): Promise<string[]> {
   const result = await sql<{ id: string }>`
     with recursive family(id) as (
       ${roots}
@@ -198,5 +199,5 @@ export async function revokeTokenFamilies(trx: Kysely<Database>, roots: RawBuild
     update api_tokens set revoked_at = now()
     where id in (select id from family) and revoked_at is null
     returning id`.execute(trx);
-  return result.rows.length;
+  return result.rows.map((row) => row.id);
 }

@@ -110,6 +110,11 @@ export class AuthCache {
     this.invalidate(`sessions:${idHash}`);
   }
 
+  /** Drop token records at once on this instance (a revoke made here), before the notifications come back. */
+  forgetTokens(ids: readonly string[]): void {
+    for (const id of ids) this.invalidate(`api_tokens:${id}`);
+  }
+
   #cached<V>(map: BoundedMap<string, V | null>, key: string, load: () => Promise<V | null>): Promise<V | null> | V | null {
     const hit = map.get(key);
     if (hit !== undefined) return hit;

@@ -1,6 +1,7 @@
 /** @jsxImportSource @kitajs/html */
 // Sudo mode's page: "confirm your password". It posts the original form again, to the original address, with the
 // password added as `_sudo_password`, so one submit confirms and carries the action out.
+import { escapeHtml } from "@kitajs/html";
 import type { Principal } from "../auth/principal.ts";
 import { Layout } from "./layout.tsx";
 
@@ -36,7 +37,8 @@ export function ConfirmPasswordPage({ principal, csrfToken, action, what, fields
         <form method="post" action={action}>
           <input type="hidden" name="_csrf" value={csrfToken} />
           {fields.map(([name, value]) => (
-            <input type="hidden" name={name} value={value} />
+            // @kitajs/html escapes only `"` in attributes; a carried value must come back byte for byte, `&` included.
+            <input type="hidden" name={escapeHtml(name)} value={escapeHtml(value)} />
           ))}
           <label>
             Password for <strong safe>{principal.username}</strong>

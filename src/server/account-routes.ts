@@ -12,6 +12,7 @@ import { issueToken } from "../auth/issue-token.ts";
 import type { PasswordChecker } from "../auth/password-check.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { TokenCodec } from "../auth/token-codec.ts";
+import type { AuthCache } from "../auth/auth-cache.ts";
 import type { Config } from "../config/schema.ts";
 import { EndpointError } from "../errors.ts";
 import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
@@ -21,6 +22,8 @@ import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
 
 export interface AccountServices {
   db: Kysely<Database>;
+  /** Token records are dropped from it at once when revoked here. */
+  cache: Pick<AuthCache, "forgetTokens">;
   codec: TokenCodec;
   passwords: PasswordChecker;
   table: () => readonly RouteEntry[];
@@ -118,7 +121,7 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       handler: defineHandler({
         handle: (context) =>
           attempt(context, async () => {
-            await revokeToken(services().db, rules, context.actor!, context.form?.get("id") ?? "", { ownOnly: true });
+            services().cache.forgetTokens(await revokeToken(services().db, rules, context.actor!, context.form?.get("id") ?? "", { ownOnly: true }));
             return { notice: "Token revoked." };
           }),
       }),

@@ -14,6 +14,7 @@ import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabl
 import { issueToken } from "../auth/issue-token.ts";
 import { listLockouts, unlockAddress, unlockUsername } from "../auth/throttle.ts";
 import type { TokenCodec } from "../auth/token-codec.ts";
+import type { AuthCache } from "../auth/auth-cache.ts";
 import type { Config } from "../config/schema.ts";
 import { EndpointError } from "../errors.ts";
 import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
@@ -23,6 +24,8 @@ import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
 
 export interface AdminServices {
   db: Kysely<Database>;
+  /** Token records are dropped from it at once when revoked here. */
+  cache: Pick<AuthCache, "forgetTokens">;
   codec: TokenCodec;
   table: () => readonly RouteEntry[];
 }
@@ -224,7 +227,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     }),
     route("POST", "/admin/tokens/revoke", "Revoke a token", async (context) => {
       const failed = await attempt(
-        () => revokeToken(services().db, rules, actor(context), field(context, "id")),
+        async () => services().cache.forgetTokens(await revokeToken(services().db, rules, actor(context), field(context, "id"))),
         (error) => tokensPage(context, { error: error.message }, error.status),
       );
       return failed ?? tokensPage(context, { notice: "Token revoked." });

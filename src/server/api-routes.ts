@@ -12,6 +12,7 @@ import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabl
 import { decide } from "../auth/guard.ts";
 import { issueToken } from "../auth/issue-token.ts";
 import type { TokenCodec } from "../auth/token-codec.ts";
+import type { AuthCache } from "../auth/auth-cache.ts";
 import type { Config } from "../config/schema.ts";
 import { invalid } from "../errors.ts";
 import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
@@ -19,6 +20,8 @@ import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
 
 export interface ApiServices {
   db: Kysely<Database>;
+  /** Token records are dropped from it at once when revoked here. */
+  cache: Pick<AuthCache, "forgetTokens">;
   codec: TokenCodec;
   /** The whole route table, for /api/me's "routes you may call" and token scopes. */
   table: () => readonly RouteEntry[];
@@ -302,7 +305,7 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       handler: defineHandler({
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
         async handle(context) {
-          await revokeToken(services().db, rules, apiActor(context), context.params.id);
+          services().cache.forgetTokens(await revokeToken(services().db, rules, apiActor(context), context.params.id));
           return noContent();
         },
       }),

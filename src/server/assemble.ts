@@ -96,9 +96,9 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
       options.checkReadiness ?? (async (): Promise<Readiness> => ({ ready: true, database: "ok", pendingMigrations: 0, lastMigration: null, configHash: current.hash }));
     const loginServices = { db: database.db, cache, gate };
     let table: RouteEntry[] = [];
-    const apiServices: ApiServices = { db: database.db, codec, table: () => table };
+    const apiServices: ApiServices = { db: database.db, cache, codec, table: () => table };
     const setupServices = { db: database.db, link: setupLink };
-    const accountServices: AccountServices = { db: database.db, codec, passwords, table: () => table };
+    const accountServices: AccountServices = { db: database.db, cache, codec, passwords, table: () => table };
     table = buildRouteTable(
       current,
       handlers,

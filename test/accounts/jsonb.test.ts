@@ -132,6 +132,9 @@ for (const backend of testBackends()) {
       await insertAudit("plain", "just a note");
       await insertEvent("double-encoded", '{"service":"api","nested":{"ok":true}}');
       await insertEvent("plain", "not json");
+      // Starts like JSON but is not: it must stay as it is, and must not stop the migration.
+      await insertEvent("bracketed", "[warn] disk full");
+      await insertAudit("broken", "{oops, not json");
       const before = byKey(await auditRows(handle.db), (r) => r.action!);
       expect(before["double-encoded"]).toEqual({ type: "string", value: '{"member":"ann"}' });
 
@@ -141,11 +144,13 @@ for (const backend of testBackends()) {
         "double-encoded": { type: "object", value: { member: "ann" } },
         "double-encoded-list": { type: "array", value: ["a", { b: 1 }] },
         plain: { type: "string", value: "just a note" },
+        broken: { type: "string", value: "{oops, not json" },
       });
       const events = (await sql<Stored & { kind: string }>`select kind, jsonb_typeof(payload) as type, payload as value from events`.execute(handle.db)).rows;
       expect(byKey(events, (r) => (r as Stored & { kind: string }).kind)).toEqual({
         "double-encoded": { type: "object", value: { service: "api", nested: { ok: true } } },
         plain: { type: "string", value: "not json" },
+        bracketed: { type: "string", value: "[warn] disk full" },
       });
     });
 
@@ -155,7 +160,7 @@ for (const backend of testBackends()) {
       expect(audit["double-encoded"]).toEqual({ type: "object", value: { member: "ann" } });
       expect(audit.plain).toEqual({ type: "string", value: "just a note" });
       const events = await eventRows(handle.db);
-      expect(events.map((r) => r.type).sort()).toEqual(["object", "string"]);
+      expect(events.map((r) => r.type).sort()).toEqual(["object", "string", "string"]);
       await migrateUp(handle.db);
     });
   });
