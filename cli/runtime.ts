@@ -39,7 +39,17 @@ export class UsageError extends Error {}
 export class CommandError extends Error {}
 
 /** Load endpoint.yaml when there is one; a missing default file is fine, a missing explicit one is not. */
-export async function loadOptionalConfig(options: GlobalOptions, checkHandlers = false): Promise<Config | undefined> {
+/** Configs already loaded by this process (a command may need the database URL and the account rules). */
+const loadedConfigs = new Map<string, Promise<Config | undefined>>();
+
+export function loadOptionalConfig(options: GlobalOptions, checkHandlers = false): Promise<Config | undefined> {
+  const key = `${optionText(options, "config") ?? ""}\u0000${checkHandlers}`;
+  let loaded = loadedConfigs.get(key);
+  if (!loaded) loadedConfigs.set(key, (loaded = readOptionalConfig(options, checkHandlers)));
+  return loaded;
+}
+
+async function readOptionalConfig(options: GlobalOptions, checkHandlers: boolean): Promise<Config | undefined> {
   const explicit = optionText(options, "config");
   const file = explicit ?? DEFAULT_CONFIG;
   if (!explicit && !existsSync(file)) return undefined;

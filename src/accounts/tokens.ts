@@ -75,8 +75,8 @@ export async function createTokenRecord(db: Kysely<Database>, rules: AccountRule
     const isAdmin = actor.user?.groups.includes(rules.adminGroup) ?? false;
     if (!isAdmin && input.username.toLowerCase() !== actor.name.toLowerCase())
       throw new EndpointError("forbidden", 403, "only administrators create tokens for other users");
-    // A token's limits come from its parent (below); a browser session must have typed its password lately.
-    if (!actor.tokenId) requireRecentAuthentication(actor, "create an API token");
+    // A browser session must have typed its password lately (a token's limits come from its parent, below).
+    requireRecentAuthentication(actor, "create an API token");
   }
 
   return db.transaction().execute(async (trx) => {

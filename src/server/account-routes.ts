@@ -4,7 +4,6 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
 import { accountRules } from "../accounts/rules.ts";
-import { ReauthRequired } from "../accounts/sudo.ts";
 import { listTokens, revokeToken } from "../accounts/tokens.ts";
 import { setPassword } from "../accounts/users.ts";
 import { decide } from "../auth/guard.ts";
@@ -18,6 +17,7 @@ import { EndpointError } from "../errors.ts";
 import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
 import { type HtmlPage, html, isHtmlPage } from "../handlers/html.ts";
 import { type AccountPageProps, AccountPage } from "../pages/account-page.tsx";
+import { isShownOnPage } from "./respond.ts";
 import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
 
 export interface AccountServices {
@@ -53,7 +53,7 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       const outcome = await action();
       return isHtmlPage(outcome) ? outcome : render(context, outcome);
     } catch (error) {
-      if (error instanceof EndpointError && error.status < 500 && !(error instanceof ReauthRequired)) return render(context, { error: error.message }, error.status);
+      if (isShownOnPage(error)) return render(context, { error: error.message }, error.status);
       throw error;
     }
   }

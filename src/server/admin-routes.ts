@@ -8,7 +8,6 @@ import type { Actor } from "../accounts/audit.ts";
 import { listAudit } from "../accounts/audit.ts";
 import { addMember, createGroup, listGroups, removeGroup, removeMember } from "../accounts/groups.ts";
 import { accountRules } from "../accounts/rules.ts";
-import { ReauthRequired } from "../accounts/sudo.ts";
 import { findToken, listTokens, revokeToken } from "../accounts/tokens.ts";
 import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../accounts/users.ts";
 import { issueToken } from "../auth/issue-token.ts";
@@ -20,6 +19,7 @@ import { EndpointError } from "../errors.ts";
 import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
 import { html } from "../handlers/html.ts";
 import { type AdminFrame, AuditLogPage, ConfirmPage, GroupsPage, LockoutsPage, TokensPage, UserPage, UsersPage } from "../pages/admin-pages.tsx";
+import { isShownOnPage } from "./respond.ts";
 import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
 
 export interface AdminServices {
@@ -81,7 +81,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       await action();
       return null;
     } catch (error) {
-      if (error instanceof EndpointError && error.status < 500 && !(error instanceof ReauthRequired)) return onFailure(error);
+      if (isShownOnPage(error)) return onFailure(error);
       throw error;
     }
   };

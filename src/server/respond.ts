@@ -1,6 +1,7 @@
 // The one place that shapes answers: JSON values, pages, and errors as application/problem+json (or an HTML
 // page when a browser asked for HTML). What we show is a code and one sentence; causes go to the log.
-import type { FieldError } from "../errors.ts";
+import { ReauthRequired } from "../accounts/sudo.ts";
+import { EndpointError, type FieldError } from "../errors.ts";
 import { type HtmlPage, isHtmlPage } from "../handlers/html.ts";
 import { ErrorPage } from "../pages/error-page.tsx";
 import { CONTENT_SECURITY_POLICY, applyCommonHeaders, applyHtmlHeaders } from "./security-headers.ts";
@@ -21,6 +22,13 @@ const TITLES: Record<number, string> = {
   500: "Internal Server Error",
   503: "Service Unavailable",
 };
+
+/**
+ * Whether a page shows this failure itself, re-rendered with the message: an expected refusal, but not a request
+ * for the password (sudo mode), which the pipeline answers with the confirmation page.
+ */
+export const isShownOnPage = (error: unknown): error is EndpointError =>
+  error instanceof EndpointError && error.status < 500 && !(error instanceof ReauthRequired);
 
 export const statusTitle = (status: number) => TITLES[status] ?? "Error";
 

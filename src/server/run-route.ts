@@ -3,6 +3,7 @@
 import type { Kysely } from "kysely";
 import { isConnectionFailure } from "../../db/errors.ts";
 import type { Database } from "../../db/schema.ts";
+import type { Actor } from "../accounts/audit.ts";
 import { ReauthRequired } from "../accounts/sudo.ts";
 import { actorFor } from "../auth/actor.ts";
 import type { AuthResult, Authenticator } from "../auth/authenticator.ts";
@@ -81,6 +82,8 @@ export async function runRoute(
     }
 
     let log: Logger | undefined;
+    let searchParams: InputFields | undefined;
+    let actor: Actor | null | undefined;
     const principal = auth.principal;
     const session = auth.session ?? null;
     const context = {
@@ -88,17 +91,24 @@ export async function runRoute(
       query: validateQuery(entry, request),
       body: await readBody(entry, request, limit),
       form,
-      searchParams: queryFields(request),
+      // The query reader and the actor are made on first use: most handlers need neither.
+      get searchParams() {
+        return (searchParams ??= queryFields(request));
+      },
       principal,
       session,
-      actor: principal
-        ? actorFor(principal, {
-            source: entry.path.startsWith("/api/") ? "api" : "web",
-            clientAddress: services.clientAddress(request) ?? null,
-            session,
-            reauthAfterSeconds: services.config.auth.reauthAfterSeconds,
-          })
-        : null,
+      get actor() {
+        if (actor === undefined)
+          actor = principal
+            ? actorFor(principal, {
+                source: entry.path.startsWith("/api/") ? "api" : "web",
+                clientAddress: services.clientAddress(request) ?? null,
+                session,
+                reauthAfterSeconds: services.config.auth.reauthAfterSeconds,
+              })
+            : null;
+        return actor;
+      },
       get clientAddress() {
         return services.clientAddress(request);
       },
