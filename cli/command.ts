@@ -1,7 +1,8 @@
 // defineCommand with Endpoint's habits: the global options on every command, and unknown options refused
 // (citty accepts anything, so a misspelt `--pasword` would otherwise be silently ignored).
 import { type ArgsDef, type CommandContext, type CommandDef, defineCommand } from "citty";
-import { UsageError, globalArgs } from "./runtime.ts";
+import { UsageError } from "./errors.ts";
+import { globalArgs } from "./options.ts";
 
 type WithGlobals<A extends ArgsDef> = A & typeof globalArgs;
 

@@ -18,7 +18,7 @@ import {
   unlockUserCommand,
 } from "./commands/users.ts";
 import { validateCommand } from "./commands/validate.ts";
-import { describeFailure } from "./runtime.ts";
+import { describeFailure } from "./errors.ts";
 
 const main = defineCommand({
   meta: { name: "cli", description: "Administer an Endpoint server: database, users, groups, config and the server itself" },

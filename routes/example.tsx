@@ -1,34 +1,34 @@
 /** @jsxImportSource @kitajs/html */
 // The example app that ships with Endpoint (see endpoint.yaml): one handler per feature.
-import { t } from "elysia";
-import { defineHandler } from "../src/handlers/define-handler.ts";
-import { html } from "../src/handlers/html.ts";
-import { Layout } from "../src/pages/layout.tsx";
+import { Layout, created, defineHandler, html, t } from "endpoint";
 
 /** status — public: is the service up, and which version answers. */
 export const status = defineHandler({
-  handle: () => ({ status: "ok", service: "endpoint" }),
+  response: t.Object({ status: t.Literal("ok"), service: t.String() }),
+  handle: () => ({ status: "ok" as const, service: "endpoint" }),
 });
 
-/** whoami — any signed-in principal: who the server thinks you are. */
+/** whoami — any signed-in caller: who the server thinks you are. */
 export const whoami = defineHandler({
-  handle: ({ principal }) => ({
-    id: principal!.id,
-    username: principal!.username,
-    groups: principal!.groups,
-    via: principal!.via,
+  signedIn: true,
+  response: t.Object({
+    id: t.String({ format: "uuid" }),
+    username: t.String(),
+    groups: t.Array(t.String()),
+    via: t.Union([t.Literal("session"), t.Literal("token")]),
   }),
+  handle: ({ caller }) => ({ id: caller.id, username: caller.username, groups: [...caller.groups], via: caller.via }),
 });
 
 /** home — the public home page. */
 export const home = defineHandler({
-  handle: ({ principal, session }) =>
+  handle: ({ caller, session }) =>
     html(
-      <Layout title="Home" principal={principal} csrfToken={session?.csrfToken}>
+      <Layout title="Home" principal={caller} csrfToken={session?.csrfToken}>
         <h1>Endpoint</h1>
-        {principal ? (
+        {caller ? (
           <p>
-            Signed in as <strong safe>{principal.username}</strong>. See the <a href="/events">recorded events</a>.
+            Signed in as <strong safe>{caller.username}</strong>. See the <a href="/events">recorded events</a>.
           </p>
         ) : (
           <p>
@@ -48,24 +48,24 @@ export const receiveEvent = defineHandler({
     },
     { additionalProperties: false },
   ),
-  async handle({ body, principal, db, log }) {
+  signedIn: true,
+  response: t.Object({ id: t.String(), received_at: t.String({ format: "date-time" }) }),
+  async handle({ body, caller, db, log }) {
     const row = await db
       .insertInto("events")
-      .values({ source: principal!.username, kind: body.kind, payload: JSON.stringify(body.payload ?? {}) })
+      .values({ source: caller.username, kind: body.kind, payload: JSON.stringify(body.payload ?? {}) })
       .returning(["id", "received_at"])
       .executeTakeFirstOrThrow();
     log.info("event_recorded", { event_id: row.id, kind: body.kind });
-    return new Response(JSON.stringify({ id: row.id, received_at: row.received_at }), {
-      status: 201,
-      headers: { "Content-Type": "application/json; charset=utf-8" },
-    });
+    return created({ id: row.id, received_at: row.received_at.toISOString() });
   },
 });
 
 /** events — session-only page for the users group: the latest recorded events. */
 export const listEvents = defineHandler({
   query: t.Object({ page: t.Optional(t.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false }),
-  async handle({ db, principal, session, query }) {
+  signedIn: true,
+  async handle({ db, caller, session, query }) {
     const perPage = 50;
     const page = query.page ?? 1;
     const events = await db
@@ -77,7 +77,7 @@ export const listEvents = defineHandler({
       .execute();
     const hasMore = events.length > perPage;
     return html(
-      <Layout title="Events" principal={principal} csrfToken={session?.csrfToken}>
+      <Layout title="Events" principal={caller} csrfToken={session?.csrfToken}>
         <h1>Recorded events</h1>
         {events.length === 0 ? (
           <p class="muted">No events yet. Services post them to the webhook route.</p>

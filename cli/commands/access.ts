@@ -8,7 +8,10 @@ import type { Config } from "../../src/config/schema.ts";
 import { allBuiltinRoutes } from "../../src/server/assemble.ts";
 import { type RouteEntry, buildRouteTable } from "../../src/server/route-table.ts";
 import { command } from "../command.ts";
-import { CommandError, loadOptionalConfig, printJson, printTable, withDatabase } from "../runtime.ts";
+import { withDatabase } from "../database.ts";
+import { CommandError } from "../errors.ts";
+import { loadOptionalConfig } from "../options.ts";
+import { printJson, printTable } from "../output.ts";
 
 const notServing = () => {
   throw new Error("the route table is being listed, not served");

@@ -1,7 +1,8 @@
 // check --deploy: is this a sound production setup? One finding per problem, each with its fix; exit 1 on any.
 import { checkDeployment } from "../../src/server/deploy-check.ts";
 import { command } from "../command.ts";
-import { CommandError, UsageError, loadOptionalConfig, resolveDatabaseUrl } from "../runtime.ts";
+import { CommandError, UsageError } from "../errors.ts";
+import { loadOptionalConfig, resolveDatabaseUrl } from "../options.ts";
 
 export const checkCommand = command({
   name: "check",

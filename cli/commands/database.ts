@@ -13,7 +13,10 @@ import type { Database } from "../../db/schema.ts";
 import { ensureDeclaredGroups } from "../../src/accounts/groups.ts";
 import type { AccountRules } from "../../src/accounts/rules.ts";
 import { command } from "../command.ts";
-import { CommandError, UsageError, printJson, printTable, rulesFor, withDatabase } from "../runtime.ts";
+import { withDatabase } from "../database.ts";
+import { CommandError, UsageError } from "../errors.ts";
+import { rulesFor } from "../options.ts";
+import { printJson, printTable } from "../output.ts";
 
 function report(steps: MigrationStep[], nothing: string): void {
   if (steps.length === 0) return console.log(nothing);

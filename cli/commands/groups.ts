@@ -2,7 +2,9 @@
 // core, which holds the rules (declared groups stay, the admin group keeps an active member).
 import { addMember, createGroup, listGroups, removeGroup, removeMember } from "../../src/accounts/groups.ts";
 import { command } from "../command.ts";
-import { cliActor, printJson, printTable, rulesFor, withDatabase } from "../runtime.ts";
+import { cliActor, withDatabase } from "../database.ts";
+import { rulesFor } from "../options.ts";
+import { printJson, printTable } from "../output.ts";
 
 const groupnameArg = { groupname: { type: "string", description: "The group's name", required: true, valueHint: "G" } } as const;
 const membernameArg = { membername: { type: "string", description: "The member's username", required: true, valueHint: "U" } } as const;

@@ -1,7 +1,8 @@
 // dev-server and serve: run the HTTP server until SIGTERM or SIGINT.
 import { startServer } from "../../src/server/start.ts";
 import { command } from "../command.ts";
-import { CommandError, loadOptionalConfig, resolveDatabaseUrl } from "../runtime.ts";
+import { CommandError } from "../errors.ts";
+import { loadOptionalConfig, resolveDatabaseUrl } from "../options.ts";
 
 const serverArgs = {
   host: { type: "string", description: "Address to listen on (default: server.host in the config)", valueHint: "HOST" },

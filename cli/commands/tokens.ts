@@ -7,7 +7,10 @@ import { issueToken } from "../../src/auth/issue-token.ts";
 import { TokenCodec } from "../../src/auth/token-codec.ts";
 import { parseDuration } from "../../src/config/durations.ts";
 import { command } from "../command.ts";
-import { CommandError, UsageError, cliActor, loadOptionalConfig, printJson, printTable, rulesFor, withDatabase } from "../runtime.ts";
+import { cliActor, withDatabase } from "../database.ts";
+import { CommandError, UsageError } from "../errors.ts";
+import { loadOptionalConfig, rulesFor } from "../options.ts";
+import { printJson, printTable } from "../output.ts";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : "-");
 

@@ -3,7 +3,11 @@
 import { createUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../../src/accounts/users.ts";
 import { unlockAddress, unlockUsername } from "../../src/auth/throttle.ts";
 import { command } from "../command.ts";
-import { UsageError, cliActor, printJson, printTable, readPassword, rulesFor, withDatabase } from "../runtime.ts";
+import { cliActor, withDatabase } from "../database.ts";
+import { UsageError } from "../errors.ts";
+import { rulesFor } from "../options.ts";
+import { printJson, printTable } from "../output.ts";
+import { readPassword } from "../password-prompt.ts";
 
 const usernameArg = { username: { type: "string", description: "The user's name", required: true, valueHint: "U" } } as const;
 const passwordArgs = {

@@ -4,7 +4,8 @@ import { listGroups } from "../../src/accounts/groups.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { formatFinding } from "../../src/config/findings.ts";
 import { command } from "../command.ts";
-import { DEFAULT_CONFIG, withDatabase } from "../runtime.ts";
+import { withDatabase } from "../database.ts";
+import { DEFAULT_CONFIG } from "../options.ts";
 
 export const validateCommand = command({
   name: "validate",

@@ -29,6 +29,7 @@ export const FINDING_CODES = {
   "unknown-group": "a route names a group that `groups:` does not declare",
   "no-access-rule": "a route with neither `public: true` nor `groups` (deny by default)",
   "conflicting-access-rule": "a route that is both public and limited to groups",
+  "public-route-needs-caller": "a public route whose handler says signedIn: true (it would be called with no caller)",
   "group-not-in-database": "a route names a group the database lacks (validate --database only)",
 } as const;
 

@@ -1,5 +1,6 @@
-// The handler API that route modules under routes/ use: a typed helper that bundles optional request schemas
-// (Elysia's `t`) with the function that answers. The route table mounts these; nothing else is a handler.
+// The handler API that route modules under routes/ use (imported as `from "endpoint"`): a typed helper that
+// bundles optional request and response schemas (Elysia's `t`) with the function that answers. The route table
+// mounts these; nothing else is a handler.
 import type { Static, TSchema } from "elysia";
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
@@ -7,16 +8,16 @@ import type { Actor } from "../accounts/audit.ts";
 import type { Principal } from "../auth/principal.ts";
 import { HANDLER_MARK, hasHandlerMark } from "../config/handler-mark.ts";
 import type { Config } from "../config/schema.ts";
-import type { InputFields } from "../server/input.ts";
 import type { Logger } from "../logger.ts";
+import type { InputFields } from "../server/input.ts";
 
 /** What a handler receives: the request, already validated, and the services it may use. */
-export interface HandlerContext<Params, Query, Body> {
+export interface HandlerContext<Params, Query, Body, Caller extends Principal | null = Principal | null> {
   params: Params;
   query: Query;
   body: Body;
-  /** The caller, or null on a public route called anonymously. */
-  principal: Principal | null;
+  /** Who is calling: null only on a public route called anonymously (never with `signedIn: true`). */
+  caller: Caller;
   /** For a caller signed in by the session cookie: the session (its hash) and the CSRF token forms must carry. */
   session: { idHash: string; csrfToken: string; authenticatedAt: number } | null;
   /**
@@ -27,7 +28,7 @@ export interface HandlerContext<Params, Query, Body> {
   /** The query string's values, read with the same checks as `form` (`query` is for handlers that declare a schema). */
   searchParams: InputFields;
   /** The caller as the accounts core sees them (audit name, door, sudo mode), or null when anonymous. */
-  actor: Actor | null;
+  actor: Caller extends Principal ? Actor : Actor | null;
   /** The client's address, taken from X-Forwarded-For only as far as the trusted proxies allow. */
   clientAddress: string | undefined;
   db: Kysely<Database>;
@@ -39,12 +40,27 @@ export interface HandlerContext<Params, Query, Body> {
 
 type Input<S> = S extends TSchema ? Static<S> : undefined;
 
-export interface HandlerSpec<P extends TSchema | undefined, Q extends TSchema | undefined, B extends TSchema | undefined> {
+export interface HandlerSpec<
+  P extends TSchema | undefined,
+  Q extends TSchema | undefined,
+  B extends TSchema | undefined,
+  S extends boolean,
+> {
   params?: P;
   query?: Q;
   body?: B;
-  /** Returns a JSON value, a Response, or JSX (a string of HTML, sent as a page). */
-  handle(context: HandlerContext<Input<P>, Input<Q>, Input<B>>): unknown | Promise<unknown>;
+  /**
+   * The JSON answer's shape, for the OpenAPI document; checked against every answer in development and tests
+   * (a mismatch answers 500 and is logged), not in production.
+   */
+  response?: TSchema;
+  /**
+   * `true`: this handler serves signed-in callers only, so `caller` is never null. A route whose rule is
+   * `public: true` cannot use it (`validate` says so).
+   */
+  signedIn?: S;
+  /** Returns a JSON value, `created(…)`, `html(…)` for a page, or a Response. A plain string is sent as JSON. */
+  handle(context: HandlerContext<Input<P>, Input<Q>, Input<B>, S extends true ? Principal : Principal | null>): unknown | Promise<unknown>;
 }
 
 const HANDLER = HANDLER_MARK;
@@ -54,7 +70,9 @@ export interface Handler {
   readonly params?: TSchema;
   readonly query?: TSchema;
   readonly body?: TSchema;
-  handle(context: HandlerContext<any, any, any>): unknown | Promise<unknown>;
+  readonly response?: TSchema;
+  readonly signedIn?: boolean;
+  handle(context: HandlerContext<any, any, any, any>): unknown | Promise<unknown>;
 }
 
 /**
@@ -62,18 +80,20 @@ export interface Handler {
  *
  * @example
  * // routes/hooks.ts
+ * import { defineHandler, t } from "endpoint";
  * export const receive = defineHandler({
+ *   signedIn: true,
  *   body: t.Object({ event: t.String({ maxLength: 64 }) }),
- *   async handle({ body, principal, db }) {
- *     return { received: body.event, by: principal?.username };
- *   },
+ *   response: t.Object({ received: t.String(), by: t.String() }),
+ *   handle: ({ body, caller }) => ({ received: body.event, by: caller.username }),
  * });
  */
 export function defineHandler<
   P extends TSchema | undefined = undefined,
   Q extends TSchema | undefined = undefined,
   B extends TSchema | undefined = undefined,
->(spec: HandlerSpec<P, Q, B>): Handler {
+  S extends boolean = false,
+>(spec: HandlerSpec<P, Q, B, S>): Handler {
   return Object.freeze({ ...spec, [HANDLER]: true as const }) as unknown as Handler;
 }
 

@@ -17,7 +17,7 @@ import { EndpointError } from "../errors.ts";
 import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
 import { type HtmlPage, html, isHtmlPage } from "../handlers/html.ts";
 import { type AccountPageProps, AccountPage } from "../pages/account-page.tsx";
-import { isShownOnPage } from "./respond.ts";
+import { isShownOnPage } from "./problem.ts";
 import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
 
 export interface AccountServices {
@@ -29,7 +29,7 @@ export interface AccountServices {
   table: () => readonly RouteEntry[];
 }
 
-type Context = HandlerContext<unknown, unknown, unknown>;
+type Context = HandlerContext<unknown, unknown, unknown, Principal>;
 const TOKEN_DAYS = new Set(["7", "30", "90", "365"]);
 
 export function accountRoutes(config: Config, services: () => AccountServices): BuiltinRoute[] {
@@ -38,7 +38,7 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
 
   /** Render the page for the caller, with what just happened. */
   async function render(context: Context, extra: Partial<AccountPageProps> = {}, status = 200, headers?: Record<string, string>) {
-    const principal = context.principal as Principal;
+    const principal = context.caller;
     const { db, table } = services();
     const routes = table()
       .filter((entry) => entry.origin === "config" && decide(entry.rule, { ...principal, via: "session" }).outcome === "allow")
@@ -65,7 +65,7 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       path: "/account",
       rule: signedIn,
       description: "Your account: groups, routes, password, tokens",
-      handler: defineHandler({ handle: (context) => render(context) }),
+      handler: defineHandler({ signedIn: true, handle: (context) => render(context) }),
     },
     {
       name: "account-password",
@@ -74,6 +74,7 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       rule: signedIn,
       description: "Change your password (needs the current one)",
       handler: defineHandler({
+        signedIn: true,
         handle: (context) =>
           attempt(context, async () => {
             const { db, passwords } = services();
@@ -81,10 +82,10 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
             const password = context.form?.get("password") ?? "";
             if (password !== context.form?.get("repeat")) throw new EndpointError("passwords_differ", 422, "The two new passwords differ.");
             // The current password is checked like a sign-in: throttled, and it counts as a fresh confirmation.
-            const check = await passwords.check(context.principal!.username, current, context.clientAddress ?? "unknown", context.session!.idHash);
+            const check = await passwords.check(context.caller.username, current, context.clientAddress ?? "unknown", context.session!.idHash);
             if (!check.ok && check.status === 429) return render(context, { error: check.message }, 429, { "Retry-After": String(check.retryAfterSeconds) });
             if (!check.ok) throw new EndpointError("wrong_password", 422, "Your current password is not right.");
-            await setPassword(db, context.actor!, context.principal!.username, password, { keepSession: context.session!.idHash });
+            await setPassword(db, context.actor, context.caller.username, password, { keepSession: context.session!.idHash });
             return { notice: "Password changed. Your other sessions have ended and your tokens were revoked." };
           }),
       }),
@@ -96,13 +97,14 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       rule: signedIn,
       description: "Create one of your API tokens (shown once)",
       handler: defineHandler({
+        signedIn: true,
         handle: (context) =>
           attempt(context, async () => {
             const { db, codec } = services();
             const days = context.form?.get("days") ?? "90";
             if (!TOKEN_DAYS.has(days)) throw new EndpointError("invalid_input", 422, "Choose a lifetime from the list.");
-            const { token } = await issueToken(db, codec, rules, context.actor!, {
-              username: context.principal!.username,
+            const { token } = await issueToken(db, codec, rules, context.actor, {
+              username: context.caller.username,
               name: context.form?.get("name")?.trim() ?? "",
               expiresInSeconds: Math.min(Number(days) * 86_400, config.auth.tokenMaxExpirySeconds),
               defaultExpirySeconds: config.auth.tokenDefaultExpirySeconds,
@@ -119,9 +121,10 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       rule: signedIn,
       description: "Revoke one of your API tokens",
       handler: defineHandler({
+        signedIn: true,
         handle: (context) =>
           attempt(context, async () => {
-            services().cache.forgetTokens(await revokeToken(services().db, rules, context.actor!, context.form?.get("id") ?? "", { ownOnly: true }));
+            services().cache.forgetTokens(await revokeToken(services().db, rules, context.actor, context.form?.get("id") ?? "", { ownOnly: true }));
             return { notice: "Token revoked." };
           }),
       }),

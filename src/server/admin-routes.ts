@@ -14,12 +14,13 @@ import { issueToken } from "../auth/issue-token.ts";
 import { listLockouts, unlockAddress, unlockUsername } from "../auth/throttle.ts";
 import type { TokenCodec } from "../auth/token-codec.ts";
 import type { AuthCache } from "../auth/auth-cache.ts";
+import type { Principal } from "../auth/principal.ts";
 import type { Config } from "../config/schema.ts";
 import { EndpointError } from "../errors.ts";
 import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
 import { html } from "../handlers/html.ts";
 import { type AdminFrame, AuditLogPage, ConfirmPage, GroupsPage, LockoutsPage, TokensPage, UserPage, UsersPage } from "../pages/admin-pages.tsx";
-import { isShownOnPage } from "./respond.ts";
+import { isShownOnPage } from "./problem.ts";
 import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
 
 export interface AdminServices {
@@ -30,14 +31,14 @@ export interface AdminServices {
   table: () => readonly RouteEntry[];
 }
 
-type Context = HandlerContext<any, any, any>;
+type Context = HandlerContext<any, any, any, Principal>;
 const PER_PAGE = 50;
 
 export function adminRoutes(config: Config, services: () => AdminServices): BuiltinRoute[] {
   const rules = accountRules(config);
   const rule = { public: false, groups: [config.auth.adminGroup], accepts: ["session"] } as const;
-  const frame = (context: Context, extra: Partial<AdminFrame> = {}): AdminFrame => ({ principal: context.principal!, csrfToken: context.session!.csrfToken, ...extra });
-  const actor = (context: Context): Actor => context.actor!;
+  const frame = (context: Context, extra: Partial<AdminFrame> = {}): AdminFrame => ({ principal: context.caller, csrfToken: context.session!.csrfToken, ...extra });
+  const actor = (context: Context): Actor => context.actor;
   const field = (context: Context, name: string) => context.form?.get(name) ?? "";
   const pageNumber = (context: Context) => {
     const raw = context.searchParams.get("page");
@@ -92,7 +93,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     path,
     rule,
     description,
-    handler: defineHandler({ handle }),
+    handler: defineHandler({ signedIn: true, handle }),
   });
 
   return [

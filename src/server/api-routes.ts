@@ -63,12 +63,13 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       rule: anyone,
       description: "Who you are, your groups, and the routes you may call",
       handler: defineHandler({
-        handle({ principal }) {
+        signedIn: true,
+        handle({ caller }) {
           const routes = services()
             .table()
-            .filter((entry) => entry.origin === "config" && decide(entry.rule, principal).outcome === "allow")
+            .filter((entry) => entry.origin === "config" && decide(entry.rule, caller).outcome === "allow")
             .map((entry) => ({ name: entry.name, method: entry.method, path: entry.path }));
-          return { id: principal!.id, username: principal!.username, groups: principal!.groups, via: principal!.via, routes };
+          return { id: caller.id, username: caller.username, groups: caller.groups, via: caller.via, routes };
         },
       }),
     },
@@ -241,8 +242,9 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       description: "Tokens (an admin sees all, anyone else their own); never the tokens themselves",
       handler: defineHandler({
         query: Paging,
-        async handle({ query, principal, actor }) {
-          const all = await listTokens(services().db, seesAllTokens(rules, actor!) ? {} : { username: principal!.username });
+        signedIn: true,
+        async handle({ query, caller, actor }) {
+          const all = await listTokens(services().db, seesAllTokens(rules, actor) ? {} : { username: caller.username });
           const perPage = query.per_page ?? 50;
           const start = ((query.page ?? 1) - 1) * perPage;
           return page(all.slice(start, start + perPage), all.length, query);
@@ -266,8 +268,8 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
           { additionalProperties: false },
         ),
         async handle(context) {
-          const { body, principal } = context;
-          const owner = body.username ?? principal!.username;
+          const { body, caller } = context;
+          const owner = body.username ?? caller!.username;
           if (!USERNAME_PATTERN.test(owner)) throw invalid("invalid_username", "username is not valid", [{ path: "/body/username", message: "not a valid username" }]);
           const { db, codec, table } = services();
           const { token, summary } = await issueToken(db, codec, rules, apiActor(context), {

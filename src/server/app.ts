@@ -2,11 +2,12 @@
 // guard), one error handler for what Elysia itself refuses, one access-log line per request, and a start-up
 // self-test that refuses to serve if any mounted route escaped the table.
 import { Elysia } from "elysia";
+import { EndpointError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { type RequestFacts, requestIdFor } from "./request-context.ts";
-import { prefersHtml, problemResponse } from "./respond.ts";
+import { prefersHtml, problemResponse, renderFailure } from "./problem.ts";
 import type { RouteEntry } from "./route-table.ts";
-import { type RouteServices, errorResponse, runRoute } from "./run-route.ts";
+import { type RouteServices, runRoute } from "./pipeline.ts";
 import { applyCommonHeaders } from "./security-headers.ts";
 
 export interface AppOptions {
@@ -32,9 +33,8 @@ export function createApp({ services, table, accessLog = services.log }: AppOpti
     const asHtml = prefersHtml(request);
     let response: Response;
     if (code === "NOT_FOUND") response = notFoundOrWrongMethod(table, request, info.requestId, asHtml);
-    else if (code === "PARSE")
-      response = problemResponse({ status: 400, code: "malformed_body", detail: "the request body could not be read" }, info.requestId, asHtml);
-    else response = errorResponse(error, services.log, info, asHtml);
+    else if (code === "PARSE") response = renderFailure(new EndpointError("malformed_body", 400, "the request body could not be read"), services.log, info, asHtml);
+    else response = renderFailure(error, services.log, info, asHtml);
     return finish(request, response, info);
   });
 

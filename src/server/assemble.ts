@@ -113,6 +113,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
         clientAddress: clientAddressResolver(current.server.trustedProxies, options.peerAddress ?? (() => undefined)),
         publicOrigin: new URL(current.server.publicUrl).origin,
         passwords,
+        checkResponses: options.mode !== "production",
       },
       table,
     });

@@ -13,9 +13,9 @@ import { attemptSucceeded, reserveAttempt } from "../auth/throttle.ts";
 import type { Config } from "../config/schema.ts";
 import { EndpointError } from "../errors.ts";
 import { defineHandler } from "../handlers/define-handler.ts";
+import { html } from "../handlers/html.ts";
 import { LoginPage } from "../pages/login-page.tsx";
 import type { BuiltinRoute } from "./route-table.ts";
-import { applyHtmlHeaders } from "./security-headers.ts";
 
 /** What the handlers use at request time; a getter, so the table can be listed (`routes`) without a database. */
 export interface LoginServices {
@@ -28,15 +28,10 @@ const randomToken = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))
 const WRONG = "Wrong username or password.";
 
 export function loginRoutes(config: Config, services: () => LoginServices): BuiltinRoute[] {
-  const page = (next: string, status: number, error?: string, username?: string) => {
+  /** The sign-in page, with a fresh login CSRF token in its form and its cookie. */
+  const page = (next: string, status: number, error?: string, username?: string, headers: Record<string, string> = {}) => {
     const csrfToken = randomToken();
-    const response = new Response(LoginPage({ csrfToken, next, error, username }) as string, {
-      status,
-      headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" },
-    });
-    applyHtmlHeaders(response.headers);
-    response.headers.append("Set-Cookie", loginCsrfCookie(config, csrfToken));
-    return response;
+    return html(LoginPage({ csrfToken, next, error, username }), status, { "Cache-Control": "no-store", "Set-Cookie": loginCsrfCookie(config, csrfToken), ...headers });
   };
   const redirect = (location: string, cookies: string[] = []) => {
     const headers = new Headers({ Location: location, "Cache-Control": "no-store" });
@@ -53,9 +48,9 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
       rule: { public: true, groups: [], accepts: ["session"] },
       description: "The sign-in page",
       handler: defineHandler({
-        handle({ request, principal }) {
+        handle({ request, caller }) {
           const next = safeNextPath(new URL(request.url).searchParams.get("next"), config.server.publicUrl);
-          if (principal) return redirect(next);
+          if (caller) return redirect(next);
           return page(next, 200);
         },
       }),
@@ -98,9 +93,7 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
           if (!reservation.allowed) {
             const wait = reservation.retryAfterSeconds;
             log.warn("login_throttled", { username, client: address, retry_after: wait });
-            const response = page(next, 429, `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s).`, username);
-            response.headers.set("Retry-After", String(wait));
-            return response;
+            return page(next, 429, `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s).`, username, { "Retry-After": String(wait) });
           }
           const user = await findUser(db, username);
           const ok = await gate.verify(password, user?.password_hash ?? null);
@@ -129,13 +122,14 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
       rule: signedInOnly,
       description: "Sign out (this browser)",
       handler: defineHandler({
-        async handle({ session, log, principal }) {
+        signedIn: true,
+        async handle({ session, log, caller }) {
           const { db, cache } = services();
           if (session) {
             await deleteSession(db, session.idHash);
             cache.forgetSession(session.idHash);
           }
-          log.info("logout", { username: principal?.username });
+          log.info("logout", { username: caller.username });
           return redirect("/login", [expiredSessionCookie(config)]);
         },
       }),
@@ -147,11 +141,12 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
       rule: signedInOnly,
       description: "Sign out on every device",
       handler: defineHandler({
-        async handle({ principal, log, session }) {
+        signedIn: true,
+        async handle({ caller, log, session }) {
           const { db, cache } = services();
-          const ended = await deleteUserSessions(db, principal!.id);
+          const ended = await deleteUserSessions(db, caller.id);
           if (session) cache.forgetSession(session.idHash);
-          log.info("logout_everywhere", { username: principal!.username, sessions_ended: ended });
+          log.info("logout_everywhere", { username: caller.username, sessions_ended: ended });
           return redirect("/login", [expiredSessionCookie(config)]);
         },
       }),

@@ -46,7 +46,9 @@ export function openApiDocument(config: Config, table: readonly RouteEntry[]): o
       "x-endpoint-access": entry.rule.public ? "public" : { groups: entry.rule.groups },
       parameters: parameters(entry),
       responses: {
-        "200": { description: "Success" },
+        "200": entry.handler.response
+          ? { description: "Success", content: { "application/json": { schema: plain(entry.handler.response) } } }
+          : { description: "Success" },
         default: { description: "An error, as problem+json", content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } },
       },
     };

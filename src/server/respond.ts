@@ -1,77 +1,8 @@
-// The one place that shapes answers: JSON values, pages, and errors as application/problem+json (or an HTML
-// page when a browser asked for HTML). What we show is a code and one sentence; causes go to the log.
-import { ReauthRequired } from "../accounts/sudo.ts";
-import { EndpointError, type FieldError } from "../errors.ts";
+// What a handler returned, as an answer: a Response as is, html() as a page, created() as 201, anything else as
+// JSON. Failures are src/server/problem.ts's job.
+import { isCreated } from "../handlers/created.ts";
 import { type HtmlPage, isHtmlPage } from "../handlers/html.ts";
-import { ErrorPage } from "../pages/error-page.tsx";
-import { CONTENT_SECURITY_POLICY, applyCommonHeaders, applyHtmlHeaders } from "./security-headers.ts";
-
-export const PROBLEM_TYPE_BASE = "https://endpoint.dev/problems/";
-
-const TITLES: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  409: "Conflict",
-  413: "Content Too Large",
-  415: "Unsupported Media Type",
-  422: "Unprocessable Content",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-};
-
-/**
- * Whether a page shows this failure itself, re-rendered with the message: an expected refusal, but not a request
- * for the password (sudo mode), which the pipeline answers with the confirmation page.
- */
-export const isShownOnPage = (error: unknown): error is EndpointError =>
-  error instanceof EndpointError && error.status < 500 && !(error instanceof ReauthRequired);
-
-export const statusTitle = (status: number) => TITLES[status] ?? "Error";
-
-export interface Problem {
-  status: number;
-  code: string;
-  detail: string;
-  fields?: FieldError[];
-  headers?: Record<string, string>;
-}
-
-/** Whether the client would rather read HTML than JSON (a browser navigating, not a script). */
-export function prefersHtml(request: Request): boolean {
-  const accept = request.headers.get("accept");
-  if (!accept) return false;
-  const html = accept.indexOf("text/html");
-  if (html === -1) return false;
-  const json = accept.indexOf("application/json");
-  return json === -1 || html < json;
-}
-
-export function problemResponse(problem: Problem, requestId: string, asHtml: boolean): Response {
-  const title = statusTitle(problem.status);
-  const headers = new Headers(problem.headers);
-  applyCommonHeaders(headers, requestId);
-  if (asHtml) {
-    applyHtmlHeaders(headers);
-    headers.set("Content-Type", "text/html; charset=utf-8");
-    const body = ErrorPage({ status: problem.status, title, detail: problem.detail, requestId }) as string;
-    return new Response(body, { status: problem.status, headers });
-  }
-  headers.set("Content-Type", "application/problem+json; charset=utf-8");
-  const body: Record<string, unknown> = {
-    type: PROBLEM_TYPE_BASE + problem.code,
-    title,
-    status: problem.status,
-    detail: problem.detail,
-    code: problem.code,
-    request_id: requestId,
-  };
-  if (problem.fields?.length) body.errors = problem.fields;
-  return new Response(JSON.stringify(body), { status: problem.status, headers });
-}
+import { CONTENT_SECURITY_POLICY } from "./security-headers.ts";
 
 /**
  * Turn what a handler returned into a Response: a Response as is, html() as a page, anything else as JSON.
@@ -84,6 +15,12 @@ export async function valueResponse(value: unknown, requestId: string, personal:
     return value;
   }
   if (isHtmlPage(value)) return pageResponse(value, requestId, personal);
+  if (isCreated(value)) {
+    const headers = commonHeaders(requestId, personal);
+    headers["Content-Type"] = "application/json; charset=utf-8";
+    if (value.location) headers.Location = value.location;
+    return new Response(JSON.stringify(value.body), { status: 201, headers });
+  }
   if (value === undefined) return new Response(null, { status: 204, headers: commonHeaders(requestId, personal) });
   const headers = commonHeaders(requestId, personal);
   headers["Content-Type"] = "application/json; charset=utf-8";

@@ -16,7 +16,7 @@ export interface RouteEntry {
   description?: string;
   rule: Rule;
   handler: Handler;
-  validators: { params?: TypeCheck<TSchema>; query?: TypeCheck<TSchema>; body?: TypeCheck<TSchema> };
+  validators: { params?: TypeCheck<TSchema>; query?: TypeCheck<TSchema>; body?: TypeCheck<TSchema>; response?: TypeCheck<TSchema> };
   /** Matches a concrete path (for 405 answers). */
   pattern: RegExp;
 }
@@ -35,6 +35,7 @@ export function compileValidators(handler: Handler): RouteEntry["validators"] {
     params: handler.params ? TypeCompiler.Compile(handler.params) : undefined,
     query: handler.query ? TypeCompiler.Compile(handler.query) : undefined,
     body: handler.body ? TypeCompiler.Compile(handler.body) : undefined,
+    response: handler.response ? TypeCompiler.Compile(handler.response) : undefined,
   };
 }
 
@@ -63,6 +64,8 @@ export function buildRouteTable(config: Config, handlers: ReadonlyMap<string, Ha
   for (const route of config.routes) {
     const handler = handlers.get(route.handler);
     if (!handler) throw new Error(`handler ${route.handler} of route ${route.name} was not loaded`);
+    // validate refuses this too; a handler that promises a caller must never be reached without one.
+    if (handler.signedIn && route.public) throw new Error(`route ${route.name} is public but its handler needs a signed-in caller`);
     table.push({
       name: route.name,
       method: route.method,

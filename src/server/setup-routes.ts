@@ -12,9 +12,9 @@ import { createSession } from "../auth/sessions.ts";
 import type { Config } from "../config/schema.ts";
 import { EndpointError } from "../errors.ts";
 import { defineHandler } from "../handlers/define-handler.ts";
+import { html } from "../handlers/html.ts";
 import { SetupPage } from "../pages/setup-page.tsx";
 import type { BuiltinRoute } from "./route-table.ts";
-import { applyHtmlHeaders } from "./security-headers.ts";
 
 /** The one-time setup token of this process, if the database had no user when it started. */
 export class SetupLink {
@@ -41,11 +41,8 @@ const notAvailable = () => new EndpointError("not_found", 404, "there is nothing
 
 export function setupRoutes(config: Config, services: () => { db: Kysely<Database>; link: SetupLink }): BuiltinRoute[] {
   const open = { public: true, groups: [], accepts: ["session"] } as const;
-  const page = (token: string, status: number, error?: string, username?: string) => {
-    const response = new Response(SetupPage({ token, error, username }) as string, { status, headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" } });
-    applyHtmlHeaders(response.headers);
-    return response;
-  };
+  const page = (token: string, status: number, error?: string, username?: string) =>
+    html(SetupPage({ token, error, username }), status, { "Cache-Control": "no-store" });
   return [
     {
       name: "setup-page",

@@ -76,7 +76,7 @@ describe("import direction", () => {
     const planted = new Map([
       ["src/accounts/users.ts", 'import { html } from "../handlers/html.ts";\nimport { decide } from "../auth/guard.ts";'],
       ["db/open.ts", 'import { EndpointError } from "../src/errors.ts";'],
-      ["src/auth/guard.ts", 'import { runRoute } from "../server/run-route.ts";'],
+      ["src/auth/guard.ts", 'import { runRoute } from "../server/pipeline.ts";'],
       ["src/config/load.ts", 'import { findUser } from "../accounts/users.ts";'],
       ["src/accounts/groups.ts", 'import type { Principal } from "../auth/principal.ts";\nimport { x } from "./users.ts";'],
     ]);
@@ -84,7 +84,7 @@ describe("import direction", () => {
       "src/accounts/users.ts → src/handlers/html.ts",
       "src/accounts/users.ts → src/auth/guard.ts",
       "db/open.ts → src/errors.ts",
-      "src/auth/guard.ts → src/server/run-route.ts",
+      "src/auth/guard.ts → src/server/pipeline.ts",
       "src/config/load.ts → src/accounts/users.ts",
     ]);
   });

@@ -37,6 +37,7 @@ const cases: Array<{ code: string; yaml: string; env?: Record<string, string>; e
   { code: "unknown-group", yaml: GROUPS + lines("routes:", "  - name: a", "    path: /a", "    handler: sample.list", "    groups: [ussers]"), expected: "endpoint.yaml:10:14: route 'a' names group 'ussers', which groups: does not declare; did you mean 'users'? [unknown-group]" },
   { code: "no-access-rule", yaml: lines("routes:", "  - name: a", "    path: /a", "    handler: sample.list"), expected: "endpoint.yaml:2:5: route 'a' says nobody may call it: add 'public: true' or 'groups: [...]' (routes are denied by default) [no-access-rule]" },
   { code: "no-access-rule (public: false)", yaml: lines("routes:", "  - name: a", "    path: /a", "    handler: sample.list", "    public: false"), expected: "endpoint.yaml:2:5: route 'a' says nobody may call it" },
+  { code: "public-route-needs-caller", yaml: lines("routes:", "  - name: a", "    path: /a", "    handler: sample.mine", "    public: true"), expected: "endpoint.yaml:5:5: route 'a' is public, but handler sample.mine serves signed-in callers only (signedIn: true); limit the route to groups [public-route-needs-caller]" },
   { code: "conflicting-access-rule", yaml: GROUPS + lines("routes:", "  - name: a", "    path: /a", "    handler: sample.list", "    public: true", "    groups: [users]"), expected: "endpoint.yaml:11:5: route 'a' is public and also limited to groups; keep one [conflicting-access-rule]" },
 ];
 

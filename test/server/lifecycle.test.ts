@@ -1,7 +1,7 @@
 // Signals to a real server process: SIGTERM lets requests in flight finish and exits 0; SIGHUP swaps in a new
 // endpoint.yaml only when it validates.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, runCli } from "../support/cli.ts";
@@ -41,9 +41,12 @@ describe("signals", () => {
     // The copied config looks for handlers beside itself.
     const routes = join(work, "routes");
     cpSync(join(FIXTURES, "routes"), routes, { recursive: true });
+    // Packages (the JSX runtime) come from a node_modules beside the routes, as for any Bun project.
+    symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"));
     for (const file of ["probes.tsx", "example.ts"]) {
       const path = join(routes, file);
-      writeFileSync(path, readFileSync(path, "utf8").replaceAll("../../../../", `${ROOT}/`));
+      // "endpoint" names this package, which only resolves inside its own folder: point the copies at it.
+      writeFileSync(path, readFileSync(path, "utf8").replaceAll("../../../../", `${ROOT}/`).replaceAll('from "endpoint"', `from "${ROOT}/src/endpoint.ts"`));
     }
     const server = await startServerProcess(["serve", "--config", config, "--database-url", database, "--port", "0"], { env: { ENDPOINT_SECRET: SECRET } });
     try {

@@ -33,7 +33,12 @@ export interface TestEndpoint {
 
 export async function startTestEndpoint(
   backend: TestBackend,
-  { configFile = "endpoint.yaml", routesDir, env = {} }: { configFile?: string; routesDir?: string; env?: Record<string, string> } = {},
+  {
+    configFile = "endpoint.yaml",
+    routesDir,
+    env = {},
+    mode = "development",
+  }: { configFile?: string; routesDir?: string; env?: Record<string, string>; mode?: "development" | "production" } = {},
 ): Promise<TestEndpoint> {
   const fresh: FreshDatabase = await backend.create({ migrated: true });
   const loaded = await loadConfig(configFile, { env: { ...process.env, ...env }, routesDir });
@@ -46,7 +51,7 @@ export async function startTestEndpoint(
     config,
     database,
     log,
-    mode: "development",
+    mode,
     routesDir,
     env: { ENDPOINT_SECRET: TEST_SECRET, ...env },
     peerAddress: (request) => request.headers.get("x-test-peer") ?? "127.0.0.1",

@@ -1,7 +1,6 @@
 // One request through one route: guard → input validation → handler → answer. Every mounted route, built-in or
 // declared, runs through runRoute; nothing reaches a handler any other way.
 import type { Kysely } from "kysely";
-import { isConnectionFailure } from "../../db/errors.ts";
 import type { Database } from "../../db/schema.ts";
 import type { Actor } from "../accounts/audit.ts";
 import { ReauthRequired } from "../accounts/sudo.ts";
@@ -11,16 +10,15 @@ import type { PasswordChecker } from "../auth/password-check.ts";
 import { SAFE_METHODS, foreignOrigin, presentedCsrfToken, secretsEqual } from "../auth/csrf.ts";
 import { decide } from "../auth/guard.ts";
 import type { Config } from "../config/schema.ts";
-import { EndpointError, type FieldError } from "../errors.ts";
-import { html } from "../handlers/html.ts";
+import { isCreated } from "../handlers/created.ts";
+import { html, isHtmlPage } from "../handlers/html.ts";
 import { ConfirmPasswordPage, SUDO_PASSWORD_FIELD } from "../pages/confirm-password-page.tsx";
-import { InputFields, queryFields } from "./input.ts";
+import { InputFields, queryFields, readBody, readForm, validateParams, validateQuery } from "./input.ts";
 import type { Logger } from "../logger.ts";
 import type { RequestFacts } from "./request-context.ts";
-import { type Problem, prefersHtml, problemResponse, valueResponse } from "./respond.ts";
+import { prefersHtml, problemResponse, renderFailure } from "./problem.ts";
+import { valueResponse } from "./respond.ts";
 import type { RouteEntry } from "./route-table.ts";
-import type { TypeCheck } from "@sinclair/typebox/compiler";
-import type { TSchema } from "@sinclair/typebox";
 
 export interface RouteServices {
   config: Config;
@@ -33,9 +31,9 @@ export interface RouteServices {
   publicOrigin: string;
   /** Checks a signed-in user's password again (sudo mode). */
   passwords: PasswordChecker;
+  /** Check JSON answers against the handlers' `response` schemas (development and tests, not production). */
+  checkResponses: boolean;
 }
-
-const METHODS_WITH_BODY = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 export async function runRoute(
   entry: RouteEntry,
@@ -95,7 +93,7 @@ export async function runRoute(
       get searchParams() {
         return (searchParams ??= queryFields(request));
       },
-      principal,
+      caller: principal,
       session,
       get actor() {
         if (actor === undefined)
@@ -122,7 +120,9 @@ export async function runRoute(
       requestId: facts.requestId,
     };
     // Answers that depend on who asked must not be kept by shared caches or the browser's history.
-    return await valueResponse(await entry.handler.handle(context), facts.requestId, auth.principal !== null);
+    const value = await entry.handler.handle(context);
+    if (services.checkResponses && entry.validators.response) checkResponse(entry, value);
+    return await valueResponse(value, facts.requestId, auth.principal !== null);
   } catch (error) {
     // A page form that needs a fresh password: ask for it, carrying the form, instead of an error page.
     if (error instanceof ReauthRequired && asHtml && auth?.session && form && request.method === "POST") {
@@ -130,11 +130,21 @@ export async function runRoute(
       try {
         return await valueResponse(confirmPasswordPage(request, auth, form, error.what, 403), facts.requestId, true);
       } catch (inner) {
-        return errorResponse(inner, services.log, facts, asHtml);
+        return renderFailure(inner, services.log, facts, asHtml);
       }
     }
-    return errorResponse(error, services.log, facts, asHtml);
+    return renderFailure(error, services.log, facts, asHtml);
   }
+}
+
+/** A JSON answer that breaks its handler's declared `response` schema is a bug in the handler: 500, logged. */
+function checkResponse(entry: RouteEntry, value: unknown): void {
+  if (value instanceof Response || isHtmlPage(value)) return;
+  const json = isCreated(value) ? value.body : value;
+  const validator = entry.validators.response!;
+  if (validator.Check(json)) return;
+  const first = validator.Errors(json).First();
+  throw new Error(`route '${entry.name}' answered JSON that breaks its response schema at '${first?.path ?? ""}': ${first?.message ?? "invalid"}`);
 }
 
 function confirmPasswordPage(request: Request, auth: AuthResult, form: InputFields, what: string, status: number, error?: string) {
@@ -164,122 +174,6 @@ function refuse(entry: RouteEntry, outcome: "unauthenticated" | "forbidden", req
   return problemResponse({ status: 403, code: "forbidden", detail: "you are signed in but not allowed to use this route", headers }, requestId, asHtml);
 }
 
-/** Map any failure to an answer; unexpected ones are logged with their stack under the request id. */
-export function errorResponse(error: unknown, log: Logger, facts: RequestFacts, asHtml: boolean): Response {
-  if (error instanceof EndpointError) {
-    const problem: Problem = { status: error.status, code: error.code, detail: error.message, fields: error.fields };
-    if (error.status === 503) problem.headers = { "Retry-After": "5" };
-    return problemResponse(problem, facts.requestId, asHtml);
-  }
-  if (isConnectionFailure(error)) {
-    log.error("database_unavailable", { request_id: facts.requestId, route: facts.route, cause: describeCause(error) });
-    return problemResponse(
-      { status: 503, code: "unavailable", detail: "the database is unavailable; try again shortly", headers: { "Retry-After": "5" } },
-      facts.requestId,
-      asHtml,
-    );
-  }
-  log.error("unhandled_error", {
-    request_id: facts.requestId,
-    route: facts.route,
-    error: describeCause(error),
-    stack: error instanceof Error ? error.stack : undefined,
-  });
-  return problemResponse({ status: 500, code: "internal", detail: `something went wrong on our side; quote request id ${facts.requestId}` }, facts.requestId, asHtml);
-}
-
-const describeCause = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-
-function check(validator: TypeCheck<TSchema>, value: unknown, where: string, what: string): unknown {
-  if (validator.Check(value)) {
-    // Elysia's t.Integer, t.Numeric… accept text and turn it into numbers while decoding, checking ranges then.
-    try {
-      return validator.Decode(value);
-    } catch (error) {
-      const failure = error as { path?: string; error?: { valueError?: { path?: string; message?: string } } };
-      const path = failure.path || failure.error?.valueError?.path || "";
-      const message = failure.error?.valueError?.message ?? "is not valid";
-      throw new EndpointError("invalid_input", 422, `the request's ${what} is not valid`, [{ path: `/${where}${path}`, message }]);
-    }
-  }
-  const fields: FieldError[] = [];
-  for (const issue of validator.Errors(value)) {
-    // Name the field and the rule it broke, never the value that was sent (it may be a password).
-    fields.push({ path: `/${where}${issue.path}`, message: issue.message });
-    if (fields.length >= 20) break;
-  }
-  throw new EndpointError("invalid_input", 422, `the request's ${what} is not valid`, fields);
-}
-
-function validateParams(entry: RouteEntry, params: Record<string, string>): unknown {
-  for (const key in params)
-    if (params[key]!.includes("\u0000"))
-      throw new EndpointError("invalid_input", 422, "the request's path parameters are not valid", [{ path: `/params/${key}`, message: "must not contain NUL characters" }]);
-  if (!entry.validators.params) return params;
-  return check(entry.validators.params, coerceNumbers(entry.handler.params!, params), "params", "path parameters");
-}
-
-function validateQuery(entry: RouteEntry, request: Request): unknown {
-  if (!entry.validators.query) return {};
-  const query: Record<string, string> = {};
-  const search = new URL(request.url).searchParams;
-  for (const [key, value] of search) {
-    if (value.includes("\u0000"))
-      throw new EndpointError("invalid_input", 422, "the request's query is not valid", [{ path: `/query/${key}`, message: "must not contain NUL characters" }]);
-    if (Object.hasOwn(query, key))
-      throw new EndpointError("invalid_input", 422, "the request's query is not valid", [{ path: `/query/${key}`, message: "given more than once" }]);
-    query[key] = value;
-  }
-  return check(entry.validators.query, coerceNumbers(entry.handler.query!, query), "query", "query");
-}
-
-/** Path and query values arrive as text; turn the ones the schema declares numeric or boolean into those types. */
-function coerceNumbers(schema: TSchema, values: Record<string, string>): Record<string, unknown> {
-  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
-  const out: Record<string, unknown> = { ...values };
-  for (const [key, value] of Object.entries(values)) {
-    const type = properties[key]?.type;
-    if ((type === "integer" || type === "number") && /^-?\d+(\.\d+)?$/.test(value)) out[key] = Number(value);
-    else if (type === "boolean" && (value === "true" || value === "false")) out[key] = value === "true";
-  }
-  return out;
-}
-
-async function readBody(entry: RouteEntry, request: Request, limitBytes: number): Promise<unknown> {
-  if (!entry.validators.body) return undefined;
-  if (!METHODS_WITH_BODY.has(request.method)) return undefined;
-  // JSON routes parse JSON only: a cross-site form post (urlencoded, multipart, text/plain) is refused here.
-  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
-  if (type !== "application/json")
-    throw new EndpointError("unsupported_media_type", 415, "send the body as application/json");
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > limitBytes) throw tooLarge(limitBytes);
-  const text = await request.text();
-  if (Buffer.byteLength(text) > limitBytes) throw tooLarge(limitBytes);
-  if (text.trim() === "") throw new EndpointError("malformed_body", 400, "the request body is empty; send a JSON document");
-  // PostgreSQL refuses NUL in text; refuse it here with a clear answer instead of a failed query later.
-  if (text.includes("\\u0000"))
-    throw new EndpointError("invalid_input", 422, "the request's body is not valid", [{ path: "/body", message: "strings must not contain NUL characters" }]);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new EndpointError("malformed_body", 400, "the request body is not valid JSON");
-  }
-  return check(entry.validators.body, body, "body", "body");
-}
-
-/** A urlencoded form body (login, logout and admin forms); other bodies are left for the handler. */
-async function readForm(request: Request, limitBytes: number): Promise<InputFields | undefined> {
-  if (!METHODS_WITH_BODY.has(request.method)) return undefined;
-  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
-  if (type !== "application/x-www-form-urlencoded") return undefined;
-  if (Number(request.headers.get("content-length") ?? 0) > limitBytes) throw tooLarge(limitBytes);
-  const text = await request.text();
-  if (Buffer.byteLength(text) > limitBytes) throw tooLarge(limitBytes);
-  return new InputFields(new URLSearchParams(text), "form");
-}
-
 /** Why a cookie-authenticated, state-changing request fails the CSRF checks, or null when it passes. */
 function csrfRefusal(request: Request, services: RouteServices, expected: string, form: InputFields | undefined): string | null {
   const foreign = foreignOrigin(request, services.publicOrigin);
@@ -288,6 +182,3 @@ function csrfRefusal(request: Request, services: RouteServices, expected: string
   if (presented === null) return "CSRF: no token (X-CSRF-Token header or _csrf field)";
   return secretsEqual(expected, presented) ? null : "CSRF: wrong token";
 }
-
-const tooLarge = (limitBytes: number) =>
-  new EndpointError("body_too_large", 413, `the request body is larger than the limit of ${limitBytes} bytes`);

@@ -1,0 +1,120 @@
+// Defaults: turns the checked YAML into a Config, filling in every default and turning durations and sizes into
+// numbers. The raw shape (what the YAML holds before defaults) lives here too.
+import { resolve } from "node:path";
+import type { Path } from "./check-schema.ts";
+import { parseDuration, parseSize } from "./durations.ts";
+import type { FindingCode } from "./findings.ts";
+import type { Config, HttpMethod, RouteConfig } from "./schema.ts";
+
+const MAX_BODY_LIMIT = 64 * 1024 * 1024;
+
+export interface RawRoute {
+  name?: string;
+  method?: HttpMethod;
+  path?: string;
+  handler?: string;
+  public?: boolean;
+  groups?: string[];
+  auth?: Array<"session" | "token">;
+  description?: string;
+}
+export interface RawConfig {
+  server?: { host?: string; port?: number; public_url?: string; trusted_proxies?: number; body_limit?: string | number; openapi?: Config["server"]["openapi"]; shutdown_grace?: string | number };
+  database?: { url?: string };
+  auth?: {
+    session?: { idle_timeout?: string | number; absolute_timeout?: string | number; reauth_after?: string | number };
+    cookie?: { name?: string; secure?: boolean | "auto" };
+    admin_group?: string;
+    tokens?: { default_expiry?: string | number; max_expiry?: string | number };
+    secret?: string;
+    previous_secrets?: string[];
+  };
+  groups?: Record<string, { description?: string }>;
+  routes?: Array<RawRoute | undefined>;
+}
+
+export type Report = (path: Path, code: FindingCode, message: string, onKey?: boolean) => void;
+
+/** Apply the defaults and turn durations and sizes into numbers. */
+export function applyDefaults(raw: RawConfig, file: string, hash: string, report: Report): Config {
+  const seconds = (value: string | number | undefined, fallback: number, path: Path) => {
+    if (value === undefined) return fallback;
+    const parsed = parseDuration(value);
+    if (parsed === null) {
+      report(path, "bad-value", `${path.join(".")} must be a duration such as 30s, 15m, 12h or 90d`);
+      return fallback;
+    }
+    return parsed;
+  };
+  const server = raw.server ?? {};
+  const port = server.port ?? 8000;
+  const publicUrl = (server.public_url ?? `http://localhost:${port}`).replace(/\/$/, "");
+  let bodyLimitBytes = 1024 * 1024;
+  if (server.body_limit !== undefined) {
+    const parsed = parseSize(server.body_limit);
+    if (parsed === null || parsed < 1 || parsed > MAX_BODY_LIMIT) report(["server", "body_limit"], "bad-value", "server.body_limit must be a size from 1 byte to 64mb, e.g. 1mb or 512kb");
+    else bodyLimitBytes = parsed;
+  }
+  const auth = raw.auth ?? {};
+  const secure = auth.cookie?.secure ?? "auto";
+  const cookieSecure = secure === "auto" ? publicUrl.startsWith("https://") : secure;
+  const idle = seconds(auth.session?.idle_timeout, 30 * 60, ["auth", "session", "idle_timeout"]);
+  const absolute = seconds(auth.session?.absolute_timeout, 12 * 3600, ["auth", "session", "absolute_timeout"]);
+  const reauthAfter = seconds(auth.session?.reauth_after, 15 * 60, ["auth", "session", "reauth_after"]);
+  if (absolute < idle) report(["auth", "session", "absolute_timeout"], "bad-value", "auth.session.absolute_timeout must not be shorter than idle_timeout");
+  const tokenDefault = seconds(auth.tokens?.default_expiry, 90 * 86400, ["auth", "tokens", "default_expiry"]);
+  const tokenMax = seconds(auth.tokens?.max_expiry, 365 * 86400, ["auth", "tokens", "max_expiry"]);
+  if (tokenDefault > tokenMax) report(["auth", "tokens", "default_expiry"], "bad-value", "auth.tokens.default_expiry must not be longer than max_expiry");
+  const cookieName = auth.cookie?.name ?? (cookieSecure ? "__Host-session" : "endpoint_session");
+  if (cookieName.startsWith("__Host-") && !cookieSecure)
+    report(["auth", "cookie", "name"], "bad-value", "a __Host- cookie name needs a secure cookie (https public_url or cookie.secure: true)");
+
+  const groups: Config["groups"] = {};
+  for (const [name, entry] of Object.entries(raw.groups ?? {})) groups[name] = { description: entry?.description ?? "" };
+
+  const routes: RouteConfig[] = (raw.routes ?? []).flatMap((route) =>
+    route?.name && route.path && route.handler
+      ? [
+          {
+            name: route.name,
+            method: route.method ?? "GET",
+            path: route.path,
+            handler: route.handler,
+            public: route.public === true,
+            groups: route.public === true ? [] : (route.groups ?? []),
+            auth: route.auth ?? ["session", "token"],
+            ...(route.description !== undefined ? { description: route.description } : {}),
+          },
+        ]
+      : [],
+  );
+
+  return {
+    file: resolve(file),
+    hash,
+    server: {
+      host: server.host ?? "127.0.0.1",
+      port,
+      publicUrl,
+      trustedProxies: server.trusted_proxies ?? 0,
+      bodyLimitBytes,
+      openapi: server.openapi ?? "authenticated",
+      shutdownGraceSeconds: seconds(server.shutdown_grace, 10, ["server", "shutdown_grace"]),
+    },
+    database: raw.database?.url ? { url: raw.database.url } : {},
+    auth: {
+      sessionIdleSeconds: idle,
+      reauthAfterSeconds: reauthAfter,
+      sessionAbsoluteSeconds: absolute,
+      cookieName,
+      cookieSecure,
+      adminGroup: auth.admin_group ?? "admin",
+      tokenDefaultExpirySeconds: tokenDefault,
+      tokenMaxExpirySeconds: tokenMax,
+      ...(auth.secret ? { secret: auth.secret } : {}),
+      verifySecrets: auth.previous_secrets ?? [],
+    },
+    groups,
+    routes,
+  };
+}

@@ -1,0 +1,105 @@
+// The one module that turns a failure into an answer: ours (EndpointError), Elysia's (a path or method it does not
+// serve, a body it cannot parse), a lost database, or a bug. The answer is application/problem+json, or an HTML
+// error page when a browser asked for HTML; it says a code and one sentence, never a cause (that goes to the log,
+// under the request id).
+import { isConnectionFailure } from "../../db/errors.ts";
+import { ReauthRequired } from "../accounts/sudo.ts";
+import { EndpointError, type FieldError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { ErrorPage } from "../pages/error-page.tsx";
+import type { RequestFacts } from "./request-context.ts";
+import { applyCommonHeaders, applyHtmlHeaders } from "./security-headers.ts";
+
+export const PROBLEM_TYPE_BASE = "https://endpoint.dev/problems/";
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/**
+ * Whether a page shows this failure itself, re-rendered with the message: an expected refusal, but not a request
+ * for the password (sudo mode), which the pipeline answers with the confirmation page.
+ */
+export const isShownOnPage = (error: unknown): error is EndpointError =>
+  error instanceof EndpointError && error.status < 500 && !(error instanceof ReauthRequired);
+
+export const statusTitle = (status: number) => TITLES[status] ?? "Error";
+
+export interface Problem {
+  status: number;
+  code: string;
+  detail: string;
+  fields?: FieldError[];
+  headers?: Record<string, string>;
+}
+
+/** Whether the client would rather read HTML than JSON (a browser navigating, not a script). */
+export function prefersHtml(request: Request): boolean {
+  const accept = request.headers.get("accept");
+  if (!accept) return false;
+  const html = accept.indexOf("text/html");
+  if (html === -1) return false;
+  const json = accept.indexOf("application/json");
+  return json === -1 || html < json;
+}
+
+export function problemResponse(problem: Problem, requestId: string, asHtml: boolean): Response {
+  const title = statusTitle(problem.status);
+  const headers = new Headers(problem.headers);
+  applyCommonHeaders(headers, requestId);
+  if (asHtml) {
+    applyHtmlHeaders(headers);
+    headers.set("Content-Type", "text/html; charset=utf-8");
+    const body = ErrorPage({ status: problem.status, title, detail: problem.detail, requestId }) as string;
+    return new Response(body, { status: problem.status, headers });
+  }
+  headers.set("Content-Type", "application/problem+json; charset=utf-8");
+  const body: Record<string, unknown> = {
+    type: PROBLEM_TYPE_BASE + problem.code,
+    title,
+    status: problem.status,
+    detail: problem.detail,
+    code: problem.code,
+    request_id: requestId,
+  };
+  if (problem.fields?.length) body.errors = problem.fields;
+  return new Response(JSON.stringify(body), { status: problem.status, headers });
+}
+
+/** Map any failure to an answer; unexpected ones are logged with their stack under the request id. */
+export function renderFailure(error: unknown, log: Logger, facts: RequestFacts, asHtml: boolean): Response {
+  if (error instanceof EndpointError) {
+    const problem: Problem = { status: error.status, code: error.code, detail: error.message, fields: error.fields };
+    if (error.status === 503) problem.headers = { "Retry-After": "5" };
+    return problemResponse(problem, facts.requestId, asHtml);
+  }
+  if (isConnectionFailure(error)) {
+    log.error("database_unavailable", { request_id: facts.requestId, route: facts.route, cause: describeCause(error) });
+    return problemResponse(
+      { status: 503, code: "unavailable", detail: "the database is unavailable; try again shortly", headers: { "Retry-After": "5" } },
+      facts.requestId,
+      asHtml,
+    );
+  }
+  log.error("unhandled_error", {
+    request_id: facts.requestId,
+    route: facts.route,
+    error: describeCause(error),
+    stack: error instanceof Error ? error.stack : undefined,
+  });
+  return problemResponse({ status: 500, code: "internal", detail: `something went wrong on our side; quote request id ${facts.requestId}` }, facts.requestId, asHtml);
+}
+
+const describeCause = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+
