@@ -1,7 +1,9 @@
-// `bun run bench`: Endpoint against bare Bun.serve, measured with wrk. Starts Endpoint in production mode on a
-// fixture database (PGlite, or PostgreSQL when DATABASE_URL is set) with request logging written to a file,
-// pins the server to one core and wrk to the other, warms up, runs interleaved rounds, and writes
-// bench/results.md. Exits non-zero if any response had an unexpected status.
+// `bun run bench`: Endpoint against three references, measured with wrk: bare Bun.serve answering "ok", the floor
+// (the same work written by hand on Bun.serve: bench/hand-written.tsx) and a peer (Hono with its own middleware:
+// bench/hono.ts). Starts Endpoint in production mode on a fixture database (PGlite, or PostgreSQL when
+// DATABASE_URL is set) with request logging written to a file, pins each server to one core and wrk to the other,
+// warms up, runs interleaved rounds, prints PASS or MISS for each budget line, and writes bench/results.md. Exits
+// non-zero if any response had an unexpected status (a MISS is reported, not an error).
 // `bun run bench --soak 60` instead drives a mix for 60 s and reports RSS at 100k requests and at the end.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -71,8 +73,9 @@ async function prepareDatabase(work: string) {
   }
   const token = async (username: string) => (await issueToken(handle.db, codec, accountRules(), actor, { username, name: "bench", expiresInSeconds: 86_400, defaultExpirySeconds: 86_400, maxExpirySeconds: 86_400 })).token;
   const tokens = { service: await token("svc"), outsider: await token("outsider") };
+  const serviceSub = (await handle.db.selectFrom("users").select("id").where("username", "=", "svc").executeTakeFirstOrThrow()).id;
   await handle.close();
-  return { url, drop, tokens, backend: url.startsWith("pglite:") ? "PGlite (embedded)" : "PostgreSQL" };
+  return { url, drop, tokens, serviceSub, backend: url.startsWith("pglite:") ? "PGlite (embedded)" : "PostgreSQL" };
 }
 
 interface Started {
@@ -111,7 +114,9 @@ interface Scenario {
   body?: string;
   headers: string[];
   expected: number;
-  target: "baseline" | "endpoint";
+  target: "baseline" | "floor" | "hono" | "endpoint";
+  /** For an Endpoint scenario: the floor scenario it is measured against, and its share of the floor's req/s to reach. */
+  budget?: { floor: string; share: number };
 }
 
 interface Run {
@@ -203,7 +208,7 @@ function writeSection(title: string, body: string): void {
     "# Endpoint benchmark",
     "",
     "Made by `bun run bench` (PGlite), `DATABASE_URL=… bun run bench` (PostgreSQL) and `bun run bench --soak 60`.",
-    "Ratios compare with bare `Bun.serve` answering \"ok\" in the same run.",
+    "Ratios compare with bare `Bun.serve` answering \"ok\", and with the floor (the same work written by hand on Bun.serve), in the same run.",
     "",
     ...ordered.flatMap(([name, content]) => [`## ${name}`, "", content, ""]),
   ].join("\n");
@@ -222,14 +227,44 @@ async function main(): Promise<number> {
   );
   const baseline = await startProcess(["bun", "bench/baseline.ts", "0"], {});
   const pid = endpoint.child.pid;
+  const cookie = await signIn(endpoint.url, "joe");
+  const references = {
+    BENCH_SERVICE_TOKEN: database.tokens.service,
+    BENCH_OUTSIDER_TOKEN: database.tokens.outsider,
+    BENCH_COOKIE: cookie,
+    BENCH_SECRET: SECRET,
+    BENCH_SERVICE_SUB: database.serviceSub,
+  };
+  const floor = await startProcess(["bun", "bench/hand-written.tsx", "0", join(work, "floor.log")], references);
+  const hono = await startProcess(["bun", "bench/hono.ts", "0", join(work, "hono.log")], references);
   try {
-    const cookie = await signIn(endpoint.url, "joe");
     const bearer = (token: string) => `Authorization: Bearer ${token}`;
+    const jwtOnly = (token: string) => `Authorization: Bearer ${token.replace(/^ept_/, "")}`;
     const scenarios: Scenario[] = [
       { name: "bare Bun.serve (baseline)", path: "/", headers: [], expected: 200, target: "baseline" },
-      { name: "public JSON route", path: "/status", headers: [], expected: 200, target: "endpoint" },
-      { name: "token-guarded JSON route", path: "/service/status", headers: [bearer(database.tokens.service)], expected: 200, target: "endpoint" },
-      { name: "session-guarded HTML page", path: "/dashboard", headers: [`Cookie: ${cookie}`], expected: 200, target: "endpoint" },
+      { name: "floor: public JSON", path: "/status", headers: [], expected: 200, target: "floor" },
+      { name: "floor: token-guarded JSON", path: "/service/status", headers: [bearer(database.tokens.service)], expected: 200, target: "floor" },
+      { name: "floor: denied (403)", path: "/service/status", headers: [bearer(database.tokens.outsider)], expected: 403, target: "floor" },
+      { name: "floor: session-guarded page", path: "/dashboard", headers: [`Cookie: ${cookie}`], expected: 200, target: "floor" },
+      { name: "Hono: public JSON", path: "/status", headers: [], expected: 200, target: "hono" },
+      { name: "Hono: token-guarded JSON (hono/jwt)", path: "/service/status", headers: [jwtOnly(database.tokens.service)], expected: 200, target: "hono" },
+      { name: "public JSON route", path: "/status", headers: [], expected: 200, target: "endpoint", budget: { floor: "floor: public JSON", share: 0.9 } },
+      {
+        name: "token-guarded JSON route",
+        path: "/service/status",
+        headers: [bearer(database.tokens.service)],
+        expected: 200,
+        target: "endpoint",
+        budget: { floor: "floor: token-guarded JSON", share: 0.85 },
+      },
+      {
+        name: "session-guarded HTML page",
+        path: "/dashboard",
+        headers: [`Cookie: ${cookie}`],
+        expected: 200,
+        target: "endpoint",
+        budget: { floor: "floor: session-guarded page", share: 0.8 },
+      },
       {
         name: "token-guarded POST that writes a row",
         path: "/hooks/events",
@@ -239,12 +274,20 @@ async function main(): Promise<number> {
         expected: 201,
         target: "endpoint",
       },
-      { name: "denied request (wrong group)", path: "/service/status", headers: [bearer(database.tokens.outsider)], expected: 403, target: "endpoint" },
+      {
+        name: "denied request (wrong group)",
+        path: "/service/status",
+        headers: [bearer(database.tokens.outsider)],
+        expected: 403,
+        target: "endpoint",
+        budget: { floor: "floor: denied (403)", share: 0.85 },
+      },
     ];
-    const urlOf = (s: Scenario) => (s.target === "baseline" ? baseline.url : endpoint.url);
-    const pidOf = (s: Scenario) => (s.target === "baseline" ? baseline.child.pid : pid);
+    const servers = { baseline, floor, hono, endpoint };
+    const urlOf = (s: Scenario) => servers[s.target].url;
+    const pidOf = (s: Scenario) => servers[s.target].child.pid;
 
-    if (options.soak) return await soak(Number(options.soak), scenarios.slice(1), endpoint.url, pid, database.backend);
+    if (options.soak) return await soak(Number(options.soak), scenarios.filter((s) => s.target === "endpoint"), endpoint.url, pid, database.backend);
 
     console.error(`warming up (${scenarios.length} × 2 s)…`);
     for (const scenario of scenarios) await runWrk(urlOf(scenario), scenario, 2, pidOf(scenario));
@@ -264,16 +307,33 @@ async function main(): Promise<number> {
       const nonSuccess = list.reduce((n, r) => n + Object.entries(r.statuses).filter(([code]) => Number(code) >= 300).reduce((m, [, v]) => m + v, 0), 0);
       const unexpected = list.reduce((n, r) => n + r.errors + Object.entries(r.statuses).filter(([code]) => Number(code) !== scenario.expected).reduce((m, [, v]) => m + v, 0), 0);
       unexpectedTotal += unexpected;
-      return `| ${scenario.name} | ${Math.round(median(rps)).toLocaleString("en")} (${Math.round(Math.min(...rps)).toLocaleString("en")}–${Math.round(Math.max(...rps)).toLocaleString("en")}) | ${(median(rps) / baselineRps).toFixed(2)} | ${median(list.map((r) => r.p50)).toFixed(2)} | ${median(list.map((r) => r.p99)).toFixed(2)} | ${nonSuccess} | ${unexpected} | ${mb(Math.max(...list.map((r) => r.peakRss)))} |`;
+      const floorRuns = scenario.budget ? runs.get(scenario.budget.floor)! : undefined;
+      const toFloor = floorRuns ? (median(rps) / median(floorRuns.map((r) => r.requestsPerSecond))).toFixed(2) : "";
+      return `| ${scenario.name} | ${Math.round(median(rps)).toLocaleString("en")} (${Math.round(Math.min(...rps)).toLocaleString("en")}–${Math.round(Math.max(...rps)).toLocaleString("en")}) | ${(median(rps) / baselineRps).toFixed(2)} | ${toFloor} | ${median(list.map((r) => r.p50)).toFixed(2)} | ${median(list.map((r) => r.p99)).toFixed(2)} | ${nonSuccess} | ${unexpected} | ${mb(Math.max(...list.map((r) => r.peakRss)))} |`;
     });
+    // The budget: each Endpoint route's median req/s as a share of the floor's, and p99 at most 1.5× the floor's.
+    const budgetLines = scenarios
+      .filter((s) => s.budget)
+      .map((scenario) => {
+        const mine = runs.get(scenario.name)!;
+        const floorRuns = runs.get(scenario.budget!.floor)!;
+        const share = median(mine.map((r) => r.requestsPerSecond)) / median(floorRuns.map((r) => r.requestsPerSecond));
+        const p99Ratio = median(mine.map((r) => r.p99)) / median(floorRuns.map((r) => r.p99));
+        const pass = share >= scenario.budget!.share && p99Ratio <= 1.5;
+        return `- ${pass ? "PASS" : "MISS"} ${scenario.name}: ${share.toFixed(2)}× the floor's req/s (budget ${scenario.budget!.share.toFixed(2)}×), p99 ${p99Ratio.toFixed(2)}× the floor's (budget 1.50×)`;
+      });
     const logLines = readFileSync(accessLog, "utf8").split("\n").length - 1;
     const report = [
       `Run on ${new Date().toISOString().slice(0, 10)}: ${describeMachine()}.`,
       `Server ${twoCores ? "pinned to core 0, wrk to core 1" : "and wrk sharing one core"}; wrk -t1 -c${CONNECTIONS}; ${ROUNDS} interleaved rounds of ${SECONDS} s after a 2 s warm-up per scenario; Endpoint in production mode with request logging on (${logLines.toLocaleString("en")} lines written to a file).`,
       "",
-      "| scenario | req/s median (min–max) | ratio to bare Bun.serve | p50 ms | p99 ms | non-2xx | unexpected | peak RSS MB |",
-      "|---|---|---|---|---|---|---|---|",
+      "| scenario | req/s median (min–max) | ratio to bare Bun.serve | share of the floor | p50 ms | p99 ms | non-2xx | unexpected | peak RSS MB |",
+      "|---|---|---|---|---|---|---|---|---|",
       ...rows,
+      "",
+      "Budget (Endpoint against the floor, the same work written by hand on Bun.serve):",
+      "",
+      ...budgetLines,
       "",
       "`non-2xx` counts every answer of 300 or more (the denied scenario expects 403 for all of them); `unexpected` counts answers whose status was not the one the scenario expects, plus socket errors.",
     ].join("\n");
@@ -282,9 +342,8 @@ async function main(): Promise<number> {
     if (unexpectedTotal > 0) console.error(`${unexpectedTotal} unexpected responses`);
     return unexpectedTotal > 0 ? 1 : 0;
   } finally {
-    endpoint.child.kill("SIGTERM");
-    baseline.child.kill("SIGTERM");
-    await Promise.all([endpoint.child.exited, baseline.child.exited]);
+    for (const server of [endpoint, baseline, floor, hono]) server.child.kill("SIGTERM");
+    await Promise.all([endpoint, baseline, floor, hono].map((server) => server.child.exited));
     await database.drop();
     rmSync(work, { recursive: true, force: true });
   }

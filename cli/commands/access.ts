@@ -5,22 +5,19 @@ import type { Principal } from "../../src/auth/principal.ts";
 import { tokenNotFound } from "../../src/accounts/tokens.ts";
 import { loadHandlers } from "../../src/config/handlers.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { allBuiltinRoutes } from "../../src/server/assemble.ts";
-import { type RouteEntry, buildRouteTable } from "../../src/server/route-table.ts";
+import { allBuiltinRoutes } from "../../src/server/builtin/all.ts";
+import type { Route } from "../../src/server/route.ts";
+import { buildRouteTable } from "../../src/server/route-table.ts";
 import { command } from "../command.ts";
 import { withDatabase } from "../database.ts";
 import { CommandError } from "../errors.ts";
 import { loadOptionalConfig } from "../options.ts";
 import { printJson, printTable } from "../output.ts";
 
-const notServing = () => {
-  throw new Error("the route table is being listed, not served");
-};
-
-async function effectiveTable(args: Record<string, unknown>): Promise<{ config: Config; table: RouteEntry[] }> {
+async function effectiveTable(args: Record<string, unknown>): Promise<{ config: Config; table: Route[] }> {
   const config = await loadOptionalConfig({ ...args, config: args.config ?? "./endpoint.yaml" }, true);
   if (!config) throw new CommandError("cannot read config file './endpoint.yaml': file not found");
-  const table = buildRouteTable(config, await loadHandlers(config), allBuiltinRoutes(config, notServing, notServing, notServing, notServing, notServing));
+  const table = buildRouteTable(config, await loadHandlers(config), allBuiltinRoutes(config));
   return { config, table };
 }
 

@@ -10,6 +10,7 @@ import { HANDLER_MARK, hasHandlerMark } from "../config/handler-mark.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../logger.ts";
 import type { InputFields } from "../server/input.ts";
+import type { EndpointServices } from "../server/services.ts";
 
 /** What a handler receives: the request, already validated, and the services it may use. */
 export interface HandlerContext<Params, Query, Body, Caller extends Principal | null = Principal | null> {
@@ -32,6 +33,8 @@ export interface HandlerContext<Params, Query, Body, Caller extends Principal | 
   /** The client's address, taken from X-Forwarded-For only as far as the trusted proxies allow. */
   clientAddress: string | undefined;
   db: Kysely<Database>;
+  /** What Endpoint's own routes use (token codec, auth cache, password checks, the route table…). */
+  services: EndpointServices;
   config: Config;
   log: Logger;
   request: Request;

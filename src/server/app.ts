@@ -6,13 +6,13 @@ import { EndpointError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { type RequestFacts, requestIdFor } from "./request-context.ts";
 import { prefersHtml, problemResponse, renderFailure } from "./problem.ts";
-import type { RouteEntry } from "./route-table.ts";
+import type { Route } from "./route.ts";
 import { type RouteServices, runRoute } from "./pipeline.ts";
 import { applyCommonHeaders } from "./security-headers.ts";
 
 export interface AppOptions {
   services: RouteServices;
-  table: readonly RouteEntry[];
+  table: readonly Route[];
   /** Where access-log lines go (defaults to services.log). */
   accessLog?: Logger;
 }
@@ -59,14 +59,14 @@ export type EndpointApp = ReturnType<typeof createApp>;
  * Start-up self-test: every route Elysia will answer must be one runRoute guards. A route mounted by hand or by
  * a plugin would skip the guard, so the server refuses to start instead.
  */
-export function assertEveryRouteGuarded(app: Elysia<any, any, any, any, any, any, any>, table: readonly RouteEntry[]): void {
+export function assertEveryRouteGuarded(app: Elysia<any, any, any, any, any, any, any>, table: readonly Route[]): void {
   const guarded = new Set(table.map((e) => `${e.method} ${e.path}`));
   const unguarded = app.routes.filter((r) => !guarded.has(`${r.method} ${r.path}`));
   if (unguarded.length > 0)
     throw new Error(`refusing to start: routes mounted outside the guarded route table: ${unguarded.map((r) => `${r.method} ${r.path}`).join(", ")}`);
 }
 
-function notFoundOrWrongMethod(table: readonly RouteEntry[], request: Request, requestId: string, asHtml: boolean): Response {
+function notFoundOrWrongMethod(table: readonly Route[], request: Request, requestId: string, asHtml: boolean): Response {
   const path = new URL(request.url).pathname;
   const allowed = table.filter((e) => e.pattern.test(path)).map((e) => e.method);
   if (allowed.length > 0)

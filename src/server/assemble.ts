@@ -1,9 +1,7 @@
 // Puts one Endpoint together around an open database: secrets, the auth cache and its listener, the
 // authenticator, the route table (built-ins and endpoint.yaml) and the app. start.ts adds the socket; tests
 // call app.handle() with real Requests.
-import type { Kysely } from "kysely";
 import type { DatabaseHandle } from "../../db/open.ts";
-import type { Database } from "../../db/schema.ts";
 import { ensureDeclaredGroups } from "../accounts/groups.ts";
 import { accountRules } from "../accounts/rules.ts";
 import { ActivityRecorder } from "../auth/activity.ts";
@@ -16,49 +14,26 @@ import { TokenCodec } from "../auth/token-codec.ts";
 import { loadHandlers } from "../config/handlers.ts";
 import type { Config } from "../config/schema.ts";
 import { type EndpointApp, createApp } from "./app.ts";
-import { type Readiness, builtinRoutes } from "./builtin-routes.ts";
-import { type AccountServices, accountRoutes } from "./account-routes.ts";
-import { adminRoutes } from "./admin-routes.ts";
-import { type ApiServices, apiRoutes } from "./api-routes.ts";
-import { openApiRoutes } from "./openapi.ts";
-import { SetupLink, setupRoutes } from "./setup-routes.ts";
+import { allBuiltinRoutes } from "./builtin/all.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import type { Logger } from "../logger.ts";
-import { type LoginServices, loginRoutes } from "./login-routes.ts";
-import { type BuiltinRoute, type RouteEntry, buildRouteTable } from "./route-table.ts";
+import type { Route } from "./route.ts";
+import { buildRouteTable } from "./route-table.ts";
+import type { EndpointServices, Readiness } from "./services.ts";
+import { SetupLink } from "./setup-link.ts";
 
 export interface Endpoint {
   app: EndpointApp;
-  table: RouteEntry[];
+  table: Route[];
   cache: AuthCache;
   codec: TokenCodec;
   secrets: SigningSecrets;
   /** The one-time link that creates the first administrator, when the database has no user yet. */
   setupLink: string | null;
   /** A new table and app for a changed config, sharing this Endpoint's cache, secrets and database. */
-  rebuild(config: Config): Promise<{ app: EndpointApp; table: RouteEntry[] }>;
+  rebuild(config: Config): Promise<{ app: EndpointApp; table: Route[] }>;
   /** Stop the listener and timers, and write pending "last used" times. */
   shutdown(): Promise<void>;
-}
-
-/** Endpoint's own routes, in the order `routes` lists them. */
-export function allBuiltinRoutes(
-  config: Config,
-  readiness: () => Promise<Readiness>,
-  login: () => LoginServices,
-  api: () => ApiServices,
-  setup: () => { db: Kysely<Database>; link: SetupLink },
-  account: () => AccountServices,
-): BuiltinRoute[] {
-  return [
-    ...builtinRoutes(readiness),
-    ...loginRoutes(config, login),
-    ...accountRoutes(config, account),
-    ...adminRoutes(config, account),
-    ...setupRoutes(config, setup),
-    ...apiRoutes(config, api),
-    ...openApiRoutes(config, () => api().table()),
-  ];
 }
 
 export interface AssembleOptions {
@@ -94,18 +69,11 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     const handlers = await loadHandlers(current, options.routesDir);
     const readiness =
       options.checkReadiness ?? (async (): Promise<Readiness> => ({ ready: true, database: "ok", pendingMigrations: 0, lastMigration: null, configHash: current.hash }));
-    const loginServices = { db: database.db, cache, gate };
-    let table: RouteEntry[] = [];
-    const apiServices: ApiServices = { db: database.db, cache, codec, table: () => table };
-    const setupServices = { db: database.db, link: setupLink };
-    const accountServices: AccountServices = { db: database.db, cache, codec, passwords, table: () => table };
-    table = buildRouteTable(
-      current,
-      handlers,
-      allBuiltinRoutes(current, readiness, () => loginServices, () => apiServices, () => setupServices, () => accountServices),
-    );
+    const table = buildRouteTable(current, handlers, allBuiltinRoutes(current));
+    const endpoint: EndpointServices = { db: database.db, cache, codec, gate, passwords, setupLink, readiness, routes: table };
     const app = createApp({
       services: {
+        endpoint,
         config: current,
         db: database.db,
         log,

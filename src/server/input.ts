@@ -5,7 +5,7 @@
 import type { TSchema } from "@sinclair/typebox";
 import type { TypeCheck } from "@sinclair/typebox/compiler";
 import { EndpointError, type FieldError } from "../errors.ts";
-import type { RouteEntry } from "./route-table.ts";
+import type { Route } from "./route.ts";
 
 const METHODS_WITH_BODY = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -82,7 +82,7 @@ function check(validator: TypeCheck<TSchema>, value: unknown, where: string, wha
   throw new EndpointError("invalid_input", 422, `the request's ${what} is not valid`, fields);
 }
 
-export function validateParams(entry: RouteEntry, params: Record<string, string>): unknown {
+export function validateParams(entry: Route, params: Record<string, string>): unknown {
   for (const key in params)
     if (params[key]!.includes("\u0000"))
       throw new EndpointError("invalid_input", 422, "the request's path parameters are not valid", [{ path: `/params/${key}`, message: "must not contain NUL characters" }]);
@@ -90,7 +90,7 @@ export function validateParams(entry: RouteEntry, params: Record<string, string>
   return check(entry.validators.params, coerceNumbers(entry.handler.params!, params), "params", "path parameters");
 }
 
-export function validateQuery(entry: RouteEntry, request: Request): unknown {
+export function validateQuery(entry: Route, request: Request): unknown {
   if (!entry.validators.query) return {};
   const query: Record<string, string> = {};
   const search = new URL(request.url).searchParams;
@@ -116,7 +116,7 @@ function coerceNumbers(schema: TSchema, values: Record<string, string>): Record<
   return out;
 }
 
-export async function readBody(entry: RouteEntry, request: Request, limitBytes: number): Promise<unknown> {
+export async function readBody(entry: Route, request: Request, limitBytes: number): Promise<unknown> {
   if (!entry.validators.body) return undefined;
   if (!METHODS_WITH_BODY.has(request.method)) return undefined;
   // JSON routes parse JSON only: a cross-site form post (urlencoded, multipart, text/plain) is refused here.

@@ -18,7 +18,8 @@ import type { Logger } from "../logger.ts";
 import type { RequestFacts } from "./request-context.ts";
 import { prefersHtml, problemResponse, renderFailure } from "./problem.ts";
 import { valueResponse } from "./respond.ts";
-import type { RouteEntry } from "./route-table.ts";
+import type { Route } from "./route.ts";
+import type { EndpointServices } from "./services.ts";
 
 export interface RouteServices {
   config: Config;
@@ -33,10 +34,12 @@ export interface RouteServices {
   passwords: PasswordChecker;
   /** Check JSON answers against the handlers' `response` schemas (development and tests, not production). */
   checkResponses: boolean;
+  /** What Endpoint's own routes use, handed to handlers as `context.services`. */
+  endpoint: EndpointServices;
 }
 
 export async function runRoute(
-  entry: RouteEntry,
+  entry: Route,
   services: RouteServices,
   request: Request,
   params: Record<string, string>,
@@ -111,6 +114,7 @@ export async function runRoute(
         return services.clientAddress(request);
       },
       db: services.db,
+      services: services.endpoint,
       config: services.config,
       // Made on first use: most handlers never log.
       get log() {
@@ -138,7 +142,7 @@ export async function runRoute(
 }
 
 /** A JSON answer that breaks its handler's declared `response` schema is a bug in the handler: 500, logged. */
-function checkResponse(entry: RouteEntry, value: unknown): void {
+function checkResponse(entry: Route, value: unknown): void {
   if (value instanceof Response || isHtmlPage(value)) return;
   const json = isCreated(value) ? value.body : value;
   const validator = entry.validators.response!;
@@ -155,7 +159,7 @@ function confirmPasswordPage(request: Request, auth: AuthResult, form: InputFiel
   );
 }
 
-function refuse(entry: RouteEntry, outcome: "unauthenticated" | "forbidden", request: Request, requestId: string, asHtml: boolean): Response {
+function refuse(entry: Route, outcome: "unauthenticated" | "forbidden", request: Request, requestId: string, asHtml: boolean): Response {
   if (outcome === "unauthenticated") {
     // A browser that may sign in is sent to the login page, and brought back afterwards.
     if (asHtml && request.method === "GET" && entry.rule.accepts.includes("session")) {

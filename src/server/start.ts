@@ -8,7 +8,7 @@ import type { Database } from "../../db/schema.ts";
 import { formatFinding, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { assembleEndpoint } from "./assemble.ts";
-import type { Readiness } from "./builtin-routes.ts";
+import type { Readiness } from "./services.ts";
 import { type Logger, bufferedSink, createLogger } from "../logger.ts";
 
 export interface StartOptions {

@@ -1,50 +1,36 @@
 // The account page and its forms: every signed-in user (by session) sees their groups and routes, changes
 // their password (the current one required and throttled; their other sessions end, their tokens are revoked)
 // and manages their own API tokens (a new one is shown once; making one needs a recent password).
-import type { Kysely } from "kysely";
-import type { Database } from "../../db/schema.ts";
-import { accountRules } from "../accounts/rules.ts";
-import { listTokens, revokeToken } from "../accounts/tokens.ts";
-import { setPassword } from "../accounts/users.ts";
-import { decide } from "../auth/guard.ts";
-import { issueToken } from "../auth/issue-token.ts";
-import type { PasswordChecker } from "../auth/password-check.ts";
-import type { Principal } from "../auth/principal.ts";
-import type { TokenCodec } from "../auth/token-codec.ts";
-import type { AuthCache } from "../auth/auth-cache.ts";
-import type { Config } from "../config/schema.ts";
-import { EndpointError } from "../errors.ts";
-import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
-import { type HtmlPage, html, isHtmlPage } from "../handlers/html.ts";
-import { type AccountPageProps, AccountPage } from "../pages/account-page.tsx";
-import { isShownOnPage } from "./problem.ts";
-import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
-
-export interface AccountServices {
-  db: Kysely<Database>;
-  /** Token records are dropped from it at once when revoked here. */
-  cache: Pick<AuthCache, "forgetTokens">;
-  codec: TokenCodec;
-  passwords: PasswordChecker;
-  table: () => readonly RouteEntry[];
-}
+import { accountRules } from "../../accounts/rules.ts";
+import { listTokens, revokeToken } from "../../accounts/tokens.ts";
+import { setPassword } from "../../accounts/users.ts";
+import { decide } from "../../auth/guard.ts";
+import { issueToken } from "../../auth/issue-token.ts";
+import type { Principal } from "../../auth/principal.ts";
+import type { Config } from "../../config/schema.ts";
+import { EndpointError } from "../../errors.ts";
+import { type HandlerContext, defineHandler } from "../../handlers/define-handler.ts";
+import { type HtmlPage, html, isHtmlPage } from "../../handlers/html.ts";
+import { type AccountPageProps, AccountPage } from "../../pages/account-page.tsx";
+import { isShownOnPage } from "../problem.ts";
+import { type Route, type RouteSpec, builtinRoute, signedIn } from "../route.ts";
 
 type Context = HandlerContext<unknown, unknown, unknown, Principal>;
 const TOKEN_DAYS = new Set(["7", "30", "90", "365"]);
 
-export function accountRoutes(config: Config, services: () => AccountServices): BuiltinRoute[] {
+export function accountRoutes(config: Config): Route[] {
   const rules = accountRules(config);
-  const signedIn = { public: false, groups: ["*"], accepts: ["session"] } as const;
+  const bySession = signedIn(["session"]);
 
   /** Render the page for the caller, with what just happened. */
   async function render(context: Context, extra: Partial<AccountPageProps> = {}, status = 200, headers?: Record<string, string>) {
     const principal = context.caller;
-    const { db, table } = services();
-    const routes = table()
+    const { db, routes } = context.services;
+    const callable = routes
       .filter((entry) => entry.origin === "config" && decide(entry.rule, { ...principal, via: "session" }).outcome === "allow")
       .map((entry) => ({ name: entry.name, method: entry.method, path: entry.path }));
     const tokens = await listTokens(db, { username: principal.username });
-    return html(AccountPage({ principal, csrfToken: context.session!.csrfToken, routes, tokens, ...extra }), status, headers);
+    return html(AccountPage({ principal, csrfToken: context.session!.csrfToken, routes: callable, tokens, ...extra }), status, headers);
   }
 
   /** Run `action`; an expected failure re-renders the page with its message (sudo mode goes up to the pipeline). */
@@ -58,12 +44,12 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
     }
   }
 
-  return [
+  return ([
     {
       name: "account",
       method: "GET",
       path: "/account",
-      rule: signedIn,
+      access: bySession,
       description: "Your account: groups, routes, password, tokens",
       handler: defineHandler({ signedIn: true, handle: (context) => render(context) }),
     },
@@ -71,13 +57,13 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       name: "account-password",
       method: "POST",
       path: "/account/password",
-      rule: signedIn,
+      access: bySession,
       description: "Change your password (needs the current one)",
       handler: defineHandler({
         signedIn: true,
         handle: (context) =>
           attempt(context, async () => {
-            const { db, passwords } = services();
+            const { db, passwords } = context.services;
             const current = context.form?.get("current") ?? "";
             const password = context.form?.get("password") ?? "";
             if (password !== context.form?.get("repeat")) throw new EndpointError("passwords_differ", 422, "The two new passwords differ.");
@@ -94,13 +80,13 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       name: "account-tokens-create",
       method: "POST",
       path: "/account/tokens",
-      rule: signedIn,
+      access: bySession,
       description: "Create one of your API tokens (shown once)",
       handler: defineHandler({
         signedIn: true,
         handle: (context) =>
           attempt(context, async () => {
-            const { db, codec } = services();
+            const { db, codec } = context.services;
             const days = context.form?.get("days") ?? "90";
             if (!TOKEN_DAYS.has(days)) throw new EndpointError("invalid_input", 422, "Choose a lifetime from the list.");
             const { token } = await issueToken(db, codec, rules, context.actor, {
@@ -118,16 +104,16 @@ export function accountRoutes(config: Config, services: () => AccountServices): 
       name: "account-tokens-revoke",
       method: "POST",
       path: "/account/tokens/revoke",
-      rule: signedIn,
+      access: bySession,
       description: "Revoke one of your API tokens",
       handler: defineHandler({
         signedIn: true,
         handle: (context) =>
           attempt(context, async () => {
-            services().cache.forgetTokens(await revokeToken(services().db, rules, context.actor, context.form?.get("id") ?? "", { ownOnly: true }));
+            context.services.cache.forgetTokens(await revokeToken(context.services.db, rules, context.actor, context.form?.get("id") ?? "", { ownOnly: true }));
             return { notice: "Token revoked." };
           }),
       }),
     },
-  ];
+  ] satisfies RouteSpec[]).map(builtinRoute);
 }

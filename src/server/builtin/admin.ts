@@ -2,41 +2,29 @@
 // doing in the browser what the CLI does, through the same accounts functions (which hold every rule). A failed
 // action re-renders its page with the reason; destructive actions ask for confirmation first; sensitive ones ask
 // for the password again (sudo mode, handled by the pipeline when the core says so).
-import type { Kysely } from "kysely";
-import type { Database } from "../../db/schema.ts";
-import type { Actor } from "../accounts/audit.ts";
-import { listAudit } from "../accounts/audit.ts";
-import { addMember, createGroup, listGroups, removeGroup, removeMember } from "../accounts/groups.ts";
-import { accountRules } from "../accounts/rules.ts";
-import { findToken, listTokens, revokeToken } from "../accounts/tokens.ts";
-import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../accounts/users.ts";
-import { issueToken } from "../auth/issue-token.ts";
-import { listLockouts, unlockAddress, unlockUsername } from "../auth/throttle.ts";
-import type { TokenCodec } from "../auth/token-codec.ts";
-import type { AuthCache } from "../auth/auth-cache.ts";
-import type { Principal } from "../auth/principal.ts";
-import type { Config } from "../config/schema.ts";
-import { EndpointError } from "../errors.ts";
-import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
-import { html } from "../handlers/html.ts";
-import { type AdminFrame, AuditLogPage, ConfirmPage, GroupsPage, LockoutsPage, TokensPage, UserPage, UsersPage } from "../pages/admin-pages.tsx";
-import { isShownOnPage } from "./problem.ts";
-import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
-
-export interface AdminServices {
-  db: Kysely<Database>;
-  /** Token records are dropped from it at once when revoked here. */
-  cache: Pick<AuthCache, "forgetTokens">;
-  codec: TokenCodec;
-  table: () => readonly RouteEntry[];
-}
+import type { Actor } from "../../accounts/audit.ts";
+import { listAudit } from "../../accounts/audit.ts";
+import { addMember, createGroup, listGroups, removeGroup, removeMember } from "../../accounts/groups.ts";
+import { accountRules } from "../../accounts/rules.ts";
+import { findToken, listTokens, revokeToken } from "../../accounts/tokens.ts";
+import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../../accounts/users.ts";
+import { issueToken } from "../../auth/issue-token.ts";
+import { listLockouts, unlockAddress, unlockUsername } from "../../auth/throttle.ts";
+import type { Principal } from "../../auth/principal.ts";
+import type { Config } from "../../config/schema.ts";
+import { EndpointError } from "../../errors.ts";
+import { type HandlerContext, defineHandler } from "../../handlers/define-handler.ts";
+import { html } from "../../handlers/html.ts";
+import { type AdminFrame, AuditLogPage, ConfirmPage, GroupsPage, LockoutsPage, TokensPage, UserPage, UsersPage } from "../../pages/admin-pages.tsx";
+import { isShownOnPage } from "../problem.ts";
+import { type Route, builtinRoute, membersOf } from "../route.ts";
 
 type Context = HandlerContext<any, any, any, Principal>;
 const PER_PAGE = 50;
 
-export function adminRoutes(config: Config, services: () => AdminServices): BuiltinRoute[] {
+export function adminRoutes(config: Config): Route[] {
   const rules = accountRules(config);
-  const rule = { public: false, groups: [config.auth.adminGroup], accepts: ["session"] } as const;
+  const access = membersOf([config.auth.adminGroup], ["session"]);
   const frame = (context: Context, extra: Partial<AdminFrame> = {}): AdminFrame => ({ principal: context.caller, csrfToken: context.session!.csrfToken, ...extra });
   const actor = (context: Context): Actor => context.actor;
   const field = (context: Context, name: string) => context.form?.get(name) ?? "";
@@ -58,20 +46,20 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       extra = { ...extra, error: error.message };
       status = error.status;
     }
-    const { users, total } = await listUsers(services().db, { search: search || undefined, limit: PER_PAGE, offset: (page - 1) * PER_PAGE });
+    const { users, total } = await listUsers(context.services.db, { search: search || undefined, limit: PER_PAGE, offset: (page - 1) * PER_PAGE });
     return html(UsersPage({ ...frame(context, extra), users, total, page, perPage: PER_PAGE, search }), status);
   };
   const userPage = async (context: Context, username: string, extra: Partial<AdminFrame> & { newToken?: string } = {}, status = 200) => {
-    const { db } = services();
+    const { db } = context.services;
     const user = await describeUser(db, username);
     return html(UserPage({ ...frame(context, extra), user, tokens: await listTokens(db, { username: user.username }), newToken: extra.newToken }), status);
   };
   const groupsPage = async (context: Context, extra: Partial<AdminFrame> = {}, status = 200) =>
-    html(GroupsPage({ ...frame(context, extra), groups: await listGroups(services().db, rules) }), status);
+    html(GroupsPage({ ...frame(context, extra), groups: await listGroups(context.services.db, rules) }), status);
   const tokensPage = async (context: Context, extra: Partial<AdminFrame> = {}, status = 200) =>
-    html(TokensPage({ ...frame(context, extra), tokens: await listTokens(services().db) }), status);
+    html(TokensPage({ ...frame(context, extra), tokens: await listTokens(context.services.db) }), status);
   const lockoutsPage = async (context: Context, extra: Partial<AdminFrame> = {}, status = 200) =>
-    html(LockoutsPage({ ...frame(context, extra), lockouts: await listLockouts(services().db) }), status);
+    html(LockoutsPage({ ...frame(context, extra), lockouts: await listLockouts(context.services.db) }), status);
 
   /**
    * Run an action; an expected failure re-renders `onFailure` with its message and status. A request for the
@@ -87,14 +75,15 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     }
   };
 
-  const route = (method: "GET" | "POST", path: string, description: string, handle: (context: Context) => unknown): BuiltinRoute => ({
-    name: `admin${path.replace(/^\/admin/, "").replace(/[/:]+/g, "-") || "-home"}${method === "POST" ? "-post" : ""}`,
-    method,
-    path,
-    rule,
-    description,
-    handler: defineHandler({ signedIn: true, handle }),
-  });
+  const route = (method: "GET" | "POST", path: string, description: string, handle: (context: Context) => unknown): Route =>
+    builtinRoute({
+      name: `admin${path.replace(/^\/admin/, "").replace(/[/:]+/g, "-") || "-home"}${method === "POST" ? "-post" : ""}`,
+      method,
+      path,
+      access,
+      description,
+      handler: defineHandler({ signedIn: true, handle }),
+    });
 
   return [
     route("GET", "/admin", "Admin home: the users page", () => new Response(null, { status: 303, headers: { Location: "/admin/users" } })),
@@ -104,7 +93,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       const failed = await attempt(
         async () => {
           username = field(context, "username").trim();
-          await createUser(services().db, actor(context), { username, password: field(context, "password") });
+          await createUser(context.services.db, actor(context), { username, password: field(context, "password") });
         },
         (error) => usersPage(context, { error: error.message }, error.status),
       );
@@ -114,7 +103,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     route("POST", "/admin/users/:username/disable", "Disable a user", async (context) => {
       const { username } = context.params;
       const failed = await attempt(
-        () => setDisabled(services().db, rules, actor(context), username, true),
+        () => setDisabled(context.services.db, rules, actor(context), username, true),
         (error) => userPage(context, username, { error: error.message }, error.status),
       );
       return failed ?? userPage(context, username, { notice: "User disabled; their sessions have ended." });
@@ -122,7 +111,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     route("POST", "/admin/users/:username/enable", "Enable a user", async (context) => {
       const { username } = context.params;
       const failed = await attempt(
-        () => setDisabled(services().db, rules, actor(context), username, false),
+        () => setDisabled(context.services.db, rules, actor(context), username, false),
         (error) => userPage(context, username, { error: error.message }, error.status),
       );
       return failed ?? userPage(context, username, { notice: "User enabled." });
@@ -130,7 +119,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     route("POST", "/admin/users/:username/password", "Set a user's password", async (context) => {
       const { username } = context.params;
       const failed = await attempt(
-        () => setPassword(services().db, actor(context), username, field(context, "password")),
+        () => setPassword(context.services.db, actor(context), username, field(context, "password")),
         (error) => userPage(context, username, { error: error.message }, error.status),
       );
       return failed ?? userPage(context, username, { notice: "Password set; their sessions have ended and their tokens were revoked." });
@@ -140,13 +129,13 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       let token = "";
       const failed = await attempt(
         async () => {
-          const { db, codec, table } = services();
+          const { db, codec, routes } = context.services;
           const issued = await issueToken(db, codec, rules, actor(context), {
             username,
             name: field(context, "name").trim(),
             defaultExpirySeconds: config.auth.tokenDefaultExpirySeconds,
             maxExpirySeconds: config.auth.tokenMaxExpirySeconds,
-            knownRoutes: table().map((e) => e.name),
+            knownRoutes: routes.map((e) => e.name),
           });
           token = issued.token;
         },
@@ -155,14 +144,14 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       return failed ?? userPage(context, username, { notice: "Token created.", newToken: token });
     }),
     route("GET", "/admin/users/:username/delete", "Confirm deleting a user", async (context) => {
-      const user = await requireUser(services().db, context.params.username);
+      const user = await requireUser(context.services.db, context.params.username);
       const base = `/admin/users/${encodeURIComponent(user.username)}`;
       return html(ConfirmPage({ ...frame(context), question: `Delete user '${user.username}' with their memberships, sessions and tokens?`, action: `${base}/delete`, back: base }));
     }),
     route("POST", "/admin/users/:username/delete", "Delete a user", async (context) => {
       const { username } = context.params;
       const failed = await attempt(
-        () => removeUser(services().db, rules, actor(context), username),
+        () => removeUser(context.services.db, rules, actor(context), username),
         (error) => usersPage(context, { error: error.message }, error.status),
       );
       return failed ?? usersPage(context, { notice: `User '${username}' deleted.` });
@@ -173,7 +162,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       const failed = await attempt(
         async () => {
           name = field(context, "name").trim();
-          await createGroup(services().db, actor(context), { name, description: field(context, "description") });
+          await createGroup(context.services.db, actor(context), { name, description: field(context, "description") });
         },
         (error) => groupsPage(context, { error: error.message }, error.status),
       );
@@ -184,7 +173,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       const failed = await attempt(
         async () => {
           username = field(context, "username").trim();
-          await addMember(services().db, rules, actor(context), context.params.name, username);
+          await addMember(context.services.db, rules, actor(context), context.params.name, username);
         },
         (error) => groupsPage(context, { error: error.message }, error.status),
       );
@@ -195,7 +184,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
       const failed = await attempt(
         async () => {
           username = field(context, "username");
-          await removeMember(services().db, rules, actor(context), context.params.name, username);
+          await removeMember(context.services.db, rules, actor(context), context.params.name, username);
         },
         (error) => groupsPage(context, { error: error.message }, error.status),
       );
@@ -214,21 +203,21 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     route("POST", "/admin/groups/:name/delete", "Delete a group", async (context) => {
       const { name } = context.params;
       const failed = await attempt(
-        () => removeGroup(services().db, rules, actor(context), name),
+        () => removeGroup(context.services.db, rules, actor(context), name),
         (error) => groupsPage(context, { error: error.message }, error.status),
       );
       return failed ?? groupsPage(context, { notice: `Group '${name}' deleted.` });
     }),
     route("GET", "/admin/tokens", "All tokens", (context) => tokensPage(context)),
     route("GET", "/admin/tokens/:id/revoke", "Confirm revoking a token", async (context) => {
-      const token = await findToken(services().db, rules, actor(context), context.params.id);
+      const token = await findToken(context.services.db, rules, actor(context), context.params.id);
       return html(
         ConfirmPage({ ...frame(context), question: `Revoke token '${token.name}' of '${token.owner}'? Whatever uses it will be refused.`, action: "/admin/tokens/revoke", back: "/admin/tokens", fields: { id: token.id }, confirm: "Yes, revoke" }),
       );
     }),
     route("POST", "/admin/tokens/revoke", "Revoke a token", async (context) => {
       const failed = await attempt(
-        async () => services().cache.forgetTokens(await revokeToken(services().db, rules, actor(context), field(context, "id"))),
+        async () => context.services.cache.forgetTokens(await revokeToken(context.services.db, rules, actor(context), field(context, "id"))),
         (error) => tokensPage(context, { error: error.message }, error.status),
       );
       return failed ?? tokensPage(context, { notice: "Token revoked." });
@@ -242,7 +231,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
           const subject = field(context, "subject");
           if ((kind !== "user" && kind !== "address") || !subject || subject.length > 128)
             throw new EndpointError("invalid_input", 422, "choose a lock-out from the list");
-          const { db } = services();
+          const { db } = context.services;
           const lifted = kind === "user" ? await unlockUsername(db, actor(context), subject) : await unlockAddress(db, actor(context), subject);
           notice = lifted ? `${kind === "user" ? "User" : "Address"} '${subject}' unlocked.` : `'${subject}' was not locked out.`;
         },
@@ -252,7 +241,7 @@ export function adminRoutes(config: Config, services: () => AdminServices): Buil
     }),
     route("GET", "/admin/audit", "The audit log, newest first", async (context) => {
       const page = pageNumber(context);
-      const audit = await listAudit(services().db, { limit: PER_PAGE, offset: (page - 1) * PER_PAGE });
+      const audit = await listAudit(context.services.db, { limit: PER_PAGE, offset: (page - 1) * PER_PAGE });
       return html(AuditLogPage({ ...frame(context), audit, page, perPage: PER_PAGE }));
     }),
   ];

@@ -1,31 +1,18 @@
 // The REST API: users, groups, memberships and tokens over HTTP, for scripts. JSON in and out, problem+json
 // errors with per-field messages, list endpoints paged. Admin group only, except /api/me and a user's own tokens.
 import { t } from "elysia";
-import type { Kysely } from "kysely";
-import type { Database } from "../../db/schema.ts";
-import type { Actor } from "../accounts/audit.ts";
-import { addMember, createGroup, describeGroup, listGroups, removeGroup, removeMember } from "../accounts/groups.ts";
-import { USERNAME_PATTERN } from "../accounts/names.ts";
-import { accountRules } from "../accounts/rules.ts";
-import { findToken, listTokens, revokeToken, seesAllTokens } from "../accounts/tokens.ts";
-import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../accounts/users.ts";
-import { decide } from "../auth/guard.ts";
-import { issueToken } from "../auth/issue-token.ts";
-import type { TokenCodec } from "../auth/token-codec.ts";
-import type { AuthCache } from "../auth/auth-cache.ts";
-import type { Config } from "../config/schema.ts";
-import { invalid } from "../errors.ts";
-import { type HandlerContext, defineHandler } from "../handlers/define-handler.ts";
-import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
-
-export interface ApiServices {
-  db: Kysely<Database>;
-  /** Token records are dropped from it at once when revoked here. */
-  cache: Pick<AuthCache, "forgetTokens">;
-  codec: TokenCodec;
-  /** The whole route table, for /api/me's "routes you may call" and token scopes. */
-  table: () => readonly RouteEntry[];
-}
+import type { Actor } from "../../accounts/audit.ts";
+import { addMember, createGroup, describeGroup, listGroups, removeGroup, removeMember } from "../../accounts/groups.ts";
+import { USERNAME_PATTERN } from "../../accounts/names.ts";
+import { accountRules } from "../../accounts/rules.ts";
+import { findToken, listTokens, revokeToken, seesAllTokens } from "../../accounts/tokens.ts";
+import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../../accounts/users.ts";
+import { decide } from "../../auth/guard.ts";
+import { issueToken } from "../../auth/issue-token.ts";
+import type { Config } from "../../config/schema.ts";
+import { invalid } from "../../errors.ts";
+import { type HandlerContext, defineHandler } from "../../handlers/define-handler.ts";
+import { type Route, type RouteSpec, builtinRoute, membersOf, signedIn } from "../route.ts";
 
 const Name = t.String({ minLength: 1, maxLength: 64 });
 const Password = t.String({ minLength: 1, maxLength: 1024 });
@@ -49,24 +36,23 @@ function page<T>(items: T[], total: number, query: { page?: number; per_page?: n
   return { items, total, page: query.page ?? 1, per_page: query.per_page ?? 50 };
 }
 
-export function apiRoutes(config: Config, services: () => ApiServices): BuiltinRoute[] {
+export function apiRoutes(config: Config): Route[] {
   const rules = accountRules(config);
-  const admin = { public: false, groups: [config.auth.adminGroup], accepts: ["session", "token"] } as const;
-  const anyone = { public: false, groups: ["*"], accepts: ["session", "token"] } as const;
+  const admins = membersOf([config.auth.adminGroup]);
+  const callers = signedIn();
   const tokenExpiry = t.Optional(t.Integer({ minimum: 60, maximum: config.auth.tokenMaxExpirySeconds }));
 
-  return [
+  return ([
     {
       name: "api-me",
       method: "GET",
       path: "/api/me",
-      rule: anyone,
+      access: callers,
       description: "Who you are, your groups, and the routes you may call",
       handler: defineHandler({
         signedIn: true,
-        handle({ caller }) {
-          const routes = services()
-            .table()
+        handle({ caller, services }) {
+          const routes = services.routes
             .filter((entry) => entry.origin === "config" && decide(entry.rule, caller).outcome === "allow")
             .map((entry) => ({ name: entry.name, method: entry.method, path: entry.path }));
           return { id: caller.id, username: caller.username, groups: caller.groups, via: caller.via, routes };
@@ -77,13 +63,13 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-users-list",
       method: "GET",
       path: "/api/users",
-      rule: admin,
+      access: admins,
       description: "Users, paged; ?search= matches part of the username",
       handler: defineHandler({
         query: Paging,
-        async handle({ query }) {
+        async handle({ query, services }) {
           const perPage = query.per_page ?? 50;
-          const { users, total } = await listUsers(services().db, { search: query.search, limit: perPage, offset: ((query.page ?? 1) - 1) * perPage });
+          const { users, total } = await listUsers(services.db, { search: query.search, limit: perPage, offset: ((query.page ?? 1) - 1) * perPage });
           return page(users, total, query);
         },
       }),
@@ -92,12 +78,13 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-users-create",
       method: "POST",
       path: "/api/users",
-      rule: admin,
+      access: admins,
       description: "Create a user",
       handler: defineHandler({
         body: t.Object({ username: Name, password: Password }, { additionalProperties: false }),
         async handle(context) {
-          return created(await createUser(services().db, apiActor(context), context.body));
+          const { services } = context;
+          return created(await createUser(services.db, apiActor(context), context.body));
         },
       }),
     },
@@ -105,12 +92,12 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-users-show",
       method: "GET",
       path: "/api/users/:username",
-      rule: admin,
+      access: admins,
       description: "A user with their groups and tokens",
       handler: defineHandler({
         params: UsernameParam,
-        async handle({ params }) {
-          const { db } = services();
+        async handle({ params, services }) {
+          const { db } = services;
           const user = await describeUser(db, params.username);
           return { ...user, tokens: await listTokens(db, { username: user.username }) };
         },
@@ -120,13 +107,14 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-users-update",
       method: "PATCH",
       path: "/api/users/:username",
-      rule: admin,
+      access: admins,
       description: "Disable or enable a user, or set their password",
       handler: defineHandler({
         params: UsernameParam,
         body: t.Object({ disabled: t.Optional(t.Boolean()), password: t.Optional(Password) }, { additionalProperties: false, minProperties: 1 }),
         async handle(context) {
-          const { db } = services();
+          const { services } = context;
+          const { db } = services;
           const { params, body } = context;
           if (body.disabled !== undefined) await setDisabled(db, rules, apiActor(context), params.username, body.disabled);
           if (body.password !== undefined) await setPassword(db, apiActor(context), params.username, body.password);
@@ -139,12 +127,13 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-users-delete",
       method: "DELETE",
       path: "/api/users/:username",
-      rule: admin,
+      access: admins,
       description: "Delete a user with their memberships, sessions and tokens",
       handler: defineHandler({
         params: UsernameParam,
         async handle(context) {
-          await removeUser(services().db, rules, apiActor(context), context.params.username);
+          const { services } = context;
+          await removeUser(services.db, rules, apiActor(context), context.params.username);
           return noContent();
         },
       }),
@@ -153,12 +142,12 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-groups-list",
       method: "GET",
       path: "/api/groups",
-      rule: admin,
+      access: admins,
       description: "Groups with their members",
       handler: defineHandler({
         query: Paging,
-        async handle({ query }) {
-          const all = await listGroups(services().db, rules);
+        async handle({ query, services }) {
+          const all = await listGroups(services.db, rules);
           const matching = query.search ? all.filter((g) => g.name.includes(query.search!.toLowerCase())) : all;
           const perPage = query.per_page ?? 50;
           const start = ((query.page ?? 1) - 1) * perPage;
@@ -170,12 +159,13 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-groups-create",
       method: "POST",
       path: "/api/groups",
-      rule: admin,
+      access: admins,
       description: "Create a group",
       handler: defineHandler({
         body: t.Object({ name: Name, description: t.Optional(t.String({ maxLength: 500 })) }, { additionalProperties: false }),
         async handle(context) {
-          return created(await createGroup(services().db, apiActor(context), context.body));
+          const { services } = context;
+          return created(await createGroup(services.db, apiActor(context), context.body));
         },
       }),
     },
@@ -183,12 +173,12 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-groups-show",
       method: "GET",
       path: "/api/groups/:name",
-      rule: admin,
+      access: admins,
       description: "A group with its members",
       handler: defineHandler({
         params: GroupParam,
-        async handle({ params }) {
-          return describeGroup(services().db, rules, params.name);
+        async handle({ params, services }) {
+          return describeGroup(services.db, rules, params.name);
         },
       }),
     },
@@ -196,12 +186,13 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-groups-delete",
       method: "DELETE",
       path: "/api/groups/:name",
-      rule: admin,
+      access: admins,
       description: "Delete a group and its memberships",
       handler: defineHandler({
         params: GroupParam,
         async handle(context) {
-          await removeGroup(services().db, rules, apiActor(context), context.params.name);
+          const { services } = context;
+          await removeGroup(services.db, rules, apiActor(context), context.params.name);
           return noContent();
         },
       }),
@@ -210,12 +201,13 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-members-add",
       method: "PUT",
       path: "/api/groups/:name/members/:username",
-      rule: admin,
+      access: admins,
       description: "Put a user in a group",
       handler: defineHandler({
         params: t.Object({ name: Name, username: Name }),
         async handle(context) {
-          await addMember(services().db, rules, apiActor(context), context.params.name, context.params.username);
+          const { services } = context;
+          await addMember(services.db, rules, apiActor(context), context.params.name, context.params.username);
           return noContent();
         },
       }),
@@ -224,12 +216,13 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-members-remove",
       method: "DELETE",
       path: "/api/groups/:name/members/:username",
-      rule: admin,
+      access: admins,
       description: "Take a user out of a group",
       handler: defineHandler({
         params: t.Object({ name: Name, username: Name }),
         async handle(context) {
-          await removeMember(services().db, rules, apiActor(context), context.params.name, context.params.username);
+          const { services } = context;
+          await removeMember(services.db, rules, apiActor(context), context.params.name, context.params.username);
           return noContent();
         },
       }),
@@ -238,13 +231,13 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-tokens-list",
       method: "GET",
       path: "/api/tokens",
-      rule: anyone,
+      access: callers,
       description: "Tokens (an admin sees all, anyone else their own); never the tokens themselves",
       handler: defineHandler({
         query: Paging,
         signedIn: true,
-        async handle({ query, caller, actor }) {
-          const all = await listTokens(services().db, seesAllTokens(rules, actor) ? {} : { username: caller.username });
+        async handle({ query, caller, actor, services }) {
+          const all = await listTokens(services.db, seesAllTokens(rules, actor) ? {} : { username: caller.username });
           const perPage = query.per_page ?? 50;
           const start = ((query.page ?? 1) - 1) * perPage;
           return page(all.slice(start, start + perPage), all.length, query);
@@ -255,7 +248,7 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-tokens-create",
       method: "POST",
       path: "/api/tokens",
-      rule: anyone,
+      access: callers,
       description: "Create a token (for yourself; an admin may name another owner); shown once in the answer",
       handler: defineHandler({
         body: t.Object(
@@ -268,10 +261,11 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
           { additionalProperties: false },
         ),
         async handle(context) {
+          const { services } = context;
           const { body, caller } = context;
           const owner = body.username ?? caller!.username;
           if (!USERNAME_PATTERN.test(owner)) throw invalid("invalid_username", "username is not valid", [{ path: "/body/username", message: "not a valid username" }]);
-          const { db, codec, table } = services();
+          const { db, codec, routes } = services;
           const { token, summary } = await issueToken(db, codec, rules, apiActor(context), {
             username: owner,
             name: body.name,
@@ -279,7 +273,7 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
             defaultExpirySeconds: config.auth.tokenDefaultExpirySeconds,
             maxExpirySeconds: config.auth.tokenMaxExpirySeconds,
             routes: body.routes,
-            knownRoutes: table().map((entry) => entry.name),
+            knownRoutes: routes.map((entry) => entry.name),
           });
           return created({ ...summary, token });
         },
@@ -289,12 +283,12 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-tokens-show",
       method: "GET",
       path: "/api/tokens/:id",
-      rule: anyone,
+      access: callers,
       description: "One token's record (yours, or any for an admin)",
       handler: defineHandler({
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
-        async handle({ params, actor }) {
-          return findToken(services().db, rules, actor!, params.id);
+        async handle({ params, actor, services }) {
+          return findToken(services.db, rules, actor!, params.id);
         },
       }),
     },
@@ -302,15 +296,16 @@ export function apiRoutes(config: Config, services: () => ApiServices): BuiltinR
       name: "api-tokens-revoke",
       method: "DELETE",
       path: "/api/tokens/:id",
-      rule: anyone,
+      access: callers,
       description: "Revoke a token (yours, or any for an admin)",
       handler: defineHandler({
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
         async handle(context) {
-          services().cache.forgetTokens(await revokeToken(services().db, rules, apiActor(context), context.params.id));
+          const { services } = context;
+          services.cache.forgetTokens(await revokeToken(services.db, rules, apiActor(context), context.params.id));
           return noContent();
         },
       }),
     },
-  ];
+  ] satisfies RouteSpec[]).map(builtinRoute);
 }

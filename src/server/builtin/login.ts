@@ -1,33 +1,22 @@
 // Built-in routes for browser sessions: the sign-in page and form, sign out, and sign out everywhere.
-import type { Kysely } from "kysely";
-import type { Database } from "../../db/schema.ts";
-import { findUser } from "../accounts/users.ts";
-import type { AuthCache } from "../auth/auth-cache.ts";
-import { LOGIN_CSRF_COOKIE, expiredSessionCookie, loginCsrfCookie, sessionCookie } from "../auth/cookies.ts";
-import { foreignOrigin, secretsEqual } from "../auth/csrf.ts";
-import { readCookie } from "../auth/authenticate.ts";
-import type { PasswordGate } from "../auth/password-gate.ts";
-import { safeNextPath } from "../auth/redirects.ts";
-import { createSession, deleteSession, deleteUserSessions, hashSessionId, looksLikeSessionId } from "../auth/sessions.ts";
-import { attemptSucceeded, reserveAttempt } from "../auth/throttle.ts";
-import type { Config } from "../config/schema.ts";
-import { EndpointError } from "../errors.ts";
-import { defineHandler } from "../handlers/define-handler.ts";
-import { html } from "../handlers/html.ts";
-import { LoginPage } from "../pages/login-page.tsx";
-import type { BuiltinRoute } from "./route-table.ts";
-
-/** What the handlers use at request time; a getter, so the table can be listed (`routes`) without a database. */
-export interface LoginServices {
-  db: Kysely<Database>;
-  cache: AuthCache;
-  gate: PasswordGate;
-}
+import { findUser } from "../../accounts/users.ts";
+import { LOGIN_CSRF_COOKIE, expiredSessionCookie, loginCsrfCookie, sessionCookie } from "../../auth/cookies.ts";
+import { foreignOrigin, secretsEqual } from "../../auth/csrf.ts";
+import { readCookie } from "../../auth/authenticate.ts";
+import { safeNextPath } from "../../auth/redirects.ts";
+import { createSession, deleteSession, deleteUserSessions, hashSessionId, looksLikeSessionId } from "../../auth/sessions.ts";
+import { attemptSucceeded, reserveAttempt } from "../../auth/throttle.ts";
+import type { Config } from "../../config/schema.ts";
+import { EndpointError } from "../../errors.ts";
+import { defineHandler } from "../../handlers/define-handler.ts";
+import { html } from "../../handlers/html.ts";
+import { LoginPage } from "../../pages/login-page.tsx";
+import { type Route, type RouteSpec, builtinRoute, anyone, signedIn } from "../route.ts";
 
 const randomToken = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 const WRONG = "Wrong username or password.";
 
-export function loginRoutes(config: Config, services: () => LoginServices): BuiltinRoute[] {
+export function loginRoutes(config: Config): Route[] {
   /** The sign-in page, with a fresh login CSRF token in its form and its cookie. */
   const page = (next: string, status: number, error?: string, username?: string, headers: Record<string, string> = {}) => {
     const csrfToken = randomToken();
@@ -38,14 +27,14 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
     for (const cookie of cookies) headers.append("Set-Cookie", cookie);
     return new Response(null, { status: 303, headers });
   };
-  const signedInOnly = { public: false, groups: ["*"], accepts: ["session"] } as const;
+  const signedInOnly = signedIn(["session"]);
 
-  return [
+  return ([
     {
       name: "login-page",
       method: "GET",
       path: "/login",
-      rule: { public: true, groups: [], accepts: ["session"] },
+      access: anyone(["session"]),
       description: "The sign-in page",
       handler: defineHandler({
         handle({ request, caller }) {
@@ -59,11 +48,11 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
       name: "login",
       method: "POST",
       path: "/login",
-      rule: { public: true, groups: [], accepts: ["session"] },
+      access: anyone(["session"]),
       description: "Sign in with a username and password (form post)",
       handler: defineHandler({
-        async handle({ request, form, log, clientAddress }) {
-          const { db, cache, gate } = services();
+        async handle({ request, form, log, clientAddress, services }) {
+          const { db, cache, gate } = services;
           let next = "/";
           let username = "";
           let password = "";
@@ -119,12 +108,12 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
       name: "logout",
       method: "POST",
       path: "/logout",
-      rule: signedInOnly,
+      access: signedInOnly,
       description: "Sign out (this browser)",
       handler: defineHandler({
         signedIn: true,
-        async handle({ session, log, caller }) {
-          const { db, cache } = services();
+        async handle({ session, log, caller, services }) {
+          const { db, cache } = services;
           if (session) {
             await deleteSession(db, session.idHash);
             cache.forgetSession(session.idHash);
@@ -138,12 +127,12 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
       name: "logout-everywhere",
       method: "POST",
       path: "/logout/everywhere",
-      rule: signedInOnly,
+      access: signedInOnly,
       description: "Sign out on every device",
       handler: defineHandler({
         signedIn: true,
-        async handle({ caller, log, session }) {
-          const { db, cache } = services();
+        async handle({ caller, log, session, services }) {
+          const { db, cache } = services;
           const ended = await deleteUserSessions(db, caller.id);
           if (session) cache.forgetSession(session.idHash);
           log.info("logout_everywhere", { username: caller.username, sessions_ended: ended });
@@ -151,5 +140,5 @@ export function loginRoutes(config: Config, services: () => LoginServices): Buil
         },
       }),
     },
-  ];
+  ] satisfies RouteSpec[]).map(builtinRoute);
 }

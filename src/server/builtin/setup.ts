@@ -1,59 +1,36 @@
 // First run: while the database has no user at all, the server prints a one-time link at start-up that lets the
 // person at the console create the first administrator. The link's token lives only in this process's memory
 // (never in the database or the log beyond that one line) and stops working once used, or once any user exists.
-import type { Kysely } from "kysely";
-import type { Database } from "../../db/schema.ts";
-import { addMember, createGroup, findGroup } from "../accounts/groups.ts";
-import { accountRules } from "../accounts/rules.ts";
-import { createUser } from "../accounts/users.ts";
-import { sessionCookie } from "../auth/cookies.ts";
-import { foreignOrigin, secretsEqual } from "../auth/csrf.ts";
-import { createSession } from "../auth/sessions.ts";
-import type { Config } from "../config/schema.ts";
-import { EndpointError } from "../errors.ts";
-import { defineHandler } from "../handlers/define-handler.ts";
-import { html } from "../handlers/html.ts";
-import { SetupPage } from "../pages/setup-page.tsx";
-import type { BuiltinRoute } from "./route-table.ts";
-
-/** The one-time setup token of this process, if the database had no user when it started. */
-export class SetupLink {
-  #token: string | null = null;
-
-  /** Make a token when there is no user yet; returns the link to print, or null. */
-  async prepare(db: Kysely<Database>, publicUrl: string): Promise<string | null> {
-    const anyone = await db.selectFrom("users").select("id").limit(1).executeTakeFirst();
-    if (anyone) return null;
-    this.#token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
-    return `${publicUrl}/setup?token=${this.#token}`;
-  }
-
-  matches(presented: string | null | undefined): boolean {
-    return this.#token !== null && typeof presented === "string" && secretsEqual(this.#token, presented);
-  }
-
-  consume(): void {
-    this.#token = null;
-  }
-}
+import { addMember, createGroup, findGroup } from "../../accounts/groups.ts";
+import { accountRules } from "../../accounts/rules.ts";
+import { createUser } from "../../accounts/users.ts";
+import { sessionCookie } from "../../auth/cookies.ts";
+import { foreignOrigin } from "../../auth/csrf.ts";
+import { createSession } from "../../auth/sessions.ts";
+import type { Config } from "../../config/schema.ts";
+import { EndpointError } from "../../errors.ts";
+import { defineHandler } from "../../handlers/define-handler.ts";
+import { html } from "../../handlers/html.ts";
+import { SetupPage } from "../../pages/setup-page.tsx";
+import { type Route, type RouteSpec, builtinRoute, anyone } from "../route.ts";
 
 const notAvailable = () => new EndpointError("not_found", 404, "there is nothing at this address");
 
-export function setupRoutes(config: Config, services: () => { db: Kysely<Database>; link: SetupLink }): BuiltinRoute[] {
-  const open = { public: true, groups: [], accepts: ["session"] } as const;
+export function setupRoutes(config: Config): Route[] {
+  const open = anyone(["session"]);
   const page = (token: string, status: number, error?: string, username?: string) =>
     html(SetupPage({ token, error, username }), status, { "Cache-Control": "no-store" });
-  return [
+  return ([
     {
       name: "setup-page",
       method: "GET",
       path: "/setup",
-      rule: open,
+      access: open,
       description: "First run only: the form that creates the first administrator",
       handler: defineHandler({
-        handle({ request }) {
+        handle({ request, services }) {
           const token = new URL(request.url).searchParams.get("token");
-          if (!services().link.matches(token)) throw notAvailable();
+          if (!services.setupLink.matches(token)) throw notAvailable();
           return page(token!, 200);
         },
       }),
@@ -62,11 +39,11 @@ export function setupRoutes(config: Config, services: () => { db: Kysely<Databas
       name: "setup",
       method: "POST",
       path: "/setup",
-      rule: open,
+      access: open,
       description: "First run only: create the first administrator and sign them in",
       handler: defineHandler({
-        async handle({ request, form, log, clientAddress }) {
-          const { db, link } = services();
+        async handle({ request, form, log, clientAddress, services }) {
+          const { db, setupLink: link } = services;
           const token = form?.get("token");
           if (!link.matches(token)) throw notAvailable();
           if (foreignOrigin(request, new URL(config.server.publicUrl).origin)) throw new EndpointError("csrf_failed", 403, "this form did not come from this site");
@@ -103,5 +80,5 @@ export function setupRoutes(config: Config, services: () => { db: Kysely<Databas
         },
       }),
     },
-  ];
+  ] satisfies RouteSpec[]).map(builtinRoute);
 }

@@ -1,27 +1,19 @@
 // Endpoint's own routes. They are mounted through the same table and guard as the routes in endpoint.yaml.
 import { readFileSync } from "node:fs";
-import { defineHandler } from "../handlers/define-handler.ts";
-import type { BuiltinRoute } from "./route-table.ts";
+import { defineHandler } from "../../handlers/define-handler.ts";
+import { type Route, type RouteSpec, builtinRoute, anyone } from "../route.ts";
 
-export interface Readiness {
-  ready: boolean;
-  database: "ok" | "unavailable";
-  pendingMigrations: number;
-  lastMigration: string | null;
-  configHash: string;
-}
+const STYLESHEET = readFileSync(new URL("../../static/endpoint.css", import.meta.url), "utf8");
+const SCRIPT = readFileSync(new URL("../../static/endpoint.js", import.meta.url), "utf8");
 
-const STYLESHEET = readFileSync(new URL("../static/endpoint.css", import.meta.url), "utf8");
-const SCRIPT = readFileSync(new URL("../static/endpoint.js", import.meta.url), "utf8");
-
-export function builtinRoutes(checkReadiness: () => Promise<Readiness>): BuiltinRoute[] {
-  const open = { public: true, groups: [], accepts: ["session", "token"] } as const;
-  return [
+export function healthRoutes(): Route[] {
+  const open = anyone();
+  return ([
     {
       name: "healthz",
       method: "GET",
       path: "/healthz",
-      rule: open,
+      access: open,
       description: "The process is up",
       handler: defineHandler({ handle: () => ({ status: "ok" }) }),
     },
@@ -29,11 +21,11 @@ export function builtinRoutes(checkReadiness: () => Promise<Readiness>): Builtin
       name: "readyz",
       method: "GET",
       path: "/readyz",
-      rule: open,
+      access: open,
       description: "The database is reachable and fully migrated",
       handler: defineHandler({
-        async handle() {
-          const r = await checkReadiness();
+        async handle({ services }) {
+          const r = await services.readiness();
           const body = {
             status: r.ready ? "ready" : "not_ready",
             database: r.database,
@@ -49,7 +41,7 @@ export function builtinRoutes(checkReadiness: () => Promise<Readiness>): Builtin
       name: "static-css",
       method: "GET",
       path: "/static/endpoint.css",
-      rule: open,
+      access: open,
       description: "The pages' stylesheet",
       handler: defineHandler({
         handle: () =>
@@ -60,12 +52,12 @@ export function builtinRoutes(checkReadiness: () => Promise<Readiness>): Builtin
       name: "static-js",
       method: "GET",
       path: "/static/endpoint.js",
-      rule: open,
+      access: open,
       description: "The pages' one script (copy buttons)",
       handler: defineHandler({
         handle: () =>
           new Response(SCRIPT, { headers: { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" } }),
       }),
     },
-  ];
+  ] satisfies RouteSpec[]).map(builtinRoute);
 }

@@ -1,9 +1,9 @@
 // The OpenAPI 3 document at /api/openapi.json, generated from the route table itself: Endpoint's API and every
 // route of endpoint.yaml, each with its security (session and/or bearer) and the groups it allows.
 import type { TSchema } from "@sinclair/typebox";
-import type { Config } from "../config/schema.ts";
-import { defineHandler } from "../handlers/define-handler.ts";
-import type { BuiltinRoute, RouteEntry } from "./route-table.ts";
+import type { Config } from "../../config/schema.ts";
+import { defineHandler } from "../../handlers/define-handler.ts";
+import { type Route, type RouteSpec, anyone, builtinRoute, signedIn } from "../route.ts";
 
 const problemSchema = {
   type: "object",
@@ -22,7 +22,7 @@ const problemSchema = {
 /** JSON Schema from a TypeBox schema, without TypeBox's symbols. */
 const plain = (schema: TSchema) => JSON.parse(JSON.stringify(schema));
 
-function parameters(entry: RouteEntry): object[] {
+function parameters(entry: Route): object[] {
   const list: object[] = [];
   const pathNames = [...entry.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
   const paramSchemas = (entry.handler.params as { properties?: Record<string, TSchema> } | undefined)?.properties ?? {};
@@ -33,7 +33,7 @@ function parameters(entry: RouteEntry): object[] {
   return list;
 }
 
-export function openApiDocument(config: Config, table: readonly RouteEntry[]): object {
+export function openApiDocument(config: Config, table: readonly Route[]): object {
   const paths: Record<string, Record<string, object>> = {};
   for (const entry of table) {
     const path = entry.path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
@@ -71,18 +71,18 @@ export function openApiDocument(config: Config, table: readonly RouteEntry[]): o
 }
 
 /** The /api/openapi.json route, when server.openapi is not "off". */
-export function openApiRoutes(config: Config, table: () => readonly RouteEntry[]): BuiltinRoute[] {
+export function openApiRoutes(config: Config): Route[] {
   if (config.server.openapi === "off") return [];
   let document: object | undefined;
-  return [
+  return ([
     {
       name: "api-openapi",
       method: "GET",
       path: "/api/openapi.json",
-      rule: config.server.openapi === "public" ? { public: true, groups: [], accepts: ["session", "token"] } : { public: false, groups: ["*"], accepts: ["session", "token"] },
+      access: config.server.openapi === "public" ? anyone() : signedIn(),
       description: "This document",
       // Built once, on first request: the table does not change while this app serves.
-      handler: defineHandler({ handle: () => (document ??= openApiDocument(config, table())) }),
+      handler: defineHandler({ handle: ({ services }) => (document ??= openApiDocument(config, services.routes)) }),
     },
-  ];
+  ] satisfies RouteSpec[]).map(builtinRoute);
 }

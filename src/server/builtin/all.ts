@@ -1,0 +1,23 @@
+// Endpoint's own routes, in the order `routes` lists them: plain data, mounted through the same table and guard as
+// the routes in endpoint.yaml. They reach the services they use through the handler context.
+import type { Config } from "../../config/schema.ts";
+import type { Route } from "../route.ts";
+import { accountRoutes } from "./account.ts";
+import { adminRoutes } from "./admin.ts";
+import { apiRoutes } from "./api.ts";
+import { healthRoutes } from "./health.ts";
+import { loginRoutes } from "./login.ts";
+import { openApiRoutes } from "./openapi.ts";
+import { setupRoutes } from "./setup.ts";
+
+export function allBuiltinRoutes(config: Config): Route[] {
+  return [
+    ...healthRoutes(),
+    ...loginRoutes(config),
+    ...accountRoutes(config),
+    ...adminRoutes(config),
+    ...setupRoutes(config),
+    ...apiRoutes(config),
+    ...openApiRoutes(config),
+  ];
+}
