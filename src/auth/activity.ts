@@ -10,7 +10,9 @@ const REWRITE_AFTER_MS = 60_000;
 export class ActivityRecorder {
   #pendingTokens = new Set<string>();
   #pendingSessions = new Set<string>();
-  #lastWritten = new Map<string, number>();
+  /** When each token and session was last marked for writing (epoch ms). */
+  #tokensWritten = new Map<string, number>();
+  #sessionsWritten = new Map<string, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -25,18 +27,19 @@ export class ActivityRecorder {
 
   /** Note a token's use; true when this use will be written (at most once a minute per token). */
   tokenUsed(id: string, now = Date.now()): boolean {
-    return this.#note(this.#pendingTokens, `t:${id}`, id, now);
+    return this.#note(this.#tokensWritten, this.#pendingTokens, id, now);
   }
 
   sessionSeen(idHash: string, now = Date.now()): boolean {
-    return this.#note(this.#pendingSessions, `s:${idHash}`, idHash, now);
+    return this.#note(this.#sessionsWritten, this.#pendingSessions, idHash, now);
   }
 
-  #note(pending: Set<string>, key: string, id: string, now: number): boolean {
-    const last = this.#lastWritten.get(key);
+  // Runs on every guarded request: one Map lookup, no key built.
+  #note(lastWritten: Map<string, number>, pending: Set<string>, id: string, now: number): boolean {
+    const last = lastWritten.get(id);
     if (last !== undefined && now - last < REWRITE_AFTER_MS) return false;
-    if (this.#lastWritten.size > 100_000) this.#lastWritten.clear();
-    this.#lastWritten.set(key, now);
+    if (lastWritten.size > 100_000) lastWritten.clear();
+    lastWritten.set(id, now);
     pending.add(id);
     return true;
   }

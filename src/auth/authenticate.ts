@@ -3,13 +3,20 @@
 // no database round trip is made.
 import type { Config } from "../config/schema.ts";
 import type { ActivityRecorder } from "./activity.ts";
-import type { AuthCache } from "./auth-cache.ts";
+import type { AuthCache, TokenRecord, UserRecord as CachedUser } from "./auth-cache.ts";
 import type { AuthResult, Authenticator } from "./authenticator.ts";
 import type { Credential, Principal } from "./principal.ts";
 import { hashSessionId, looksLikeSessionId } from "./sessions.ts";
 import type { TokenCodec, VerifiedToken } from "./token-codec.ts";
 
 const NOBODY: AuthResult = Object.freeze({ principal: null, tried: [] });
+const TOKEN: Credential[] = ["token"];
+const SESSION: Credential[] = ["session"];
+
+/** `next(value)`, without a promise when `value` is not one. */
+function after<T, R>(value: T | Promise<T>, next: (value: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
 const VERIFIED_CACHE_LIMIT = 10_000;
 
 /** Read one cookie's value from a Cookie header without building a map of them all. */
@@ -22,11 +29,19 @@ export function readCookie(header: string | null, name: string): string | undefi
   return undefined;
 }
 
+/** The token in `Authorization: Bearer <token>` (scheme in any case, spaces around it tolerated), or null. */
+function bearerToken(header: string): string | null {
+  if (header.length < 8 || header.slice(0, 7).toLowerCase() !== "bearer ") return null;
+  const token = header.slice(7).trim();
+  return token === "" || /\s/.test(token) ? null : token;
+}
+
 export class CredentialAuthenticator implements Authenticator {
   /** Verified JWTs keyed by the presented string: the HMAC is checked once per token, not per request. */
   readonly #verified = new Map<string, VerifiedToken>();
   /** SHA-256 of session cookies seen lately: hashed once per cookie, not once per request. */
   readonly #cookieHashes = new Map<string, string>();
+  readonly #tokenPrincipals = new WeakMap<CachedUser, WeakMap<TokenRecord, Principal>>();
   readonly #idleMs: number;
   readonly #absoluteMs: number;
 
@@ -40,7 +55,7 @@ export class CredentialAuthenticator implements Authenticator {
     this.#absoluteMs = config.auth.sessionAbsoluteSeconds * 1000;
   }
 
-  async authenticate(request: Request, accepts: readonly Credential[]): Promise<AuthResult> {
+  authenticate(request: Request, accepts: readonly Credential[]): AuthResult | Promise<AuthResult> {
     if (accepts.includes("token")) {
       const header = request.headers.get("authorization");
       if (header !== null) return this.#fromToken(header);
@@ -52,54 +67,75 @@ export class CredentialAuthenticator implements Authenticator {
     return NOBODY;
   }
 
-  async #fromToken(header: string): Promise<AuthResult> {
-    const tried: Credential[] = ["token"];
-    const match = /^Bearer +(\S+) *$/i.exec(header);
-    if (!match) return { principal: null, tried, failure: "Authorization header is not a Bearer token" };
-    const presented = match[1]!;
-    const now = Date.now();
-    let verified = this.#verified.get(presented);
-    if (verified === undefined) {
-      const fresh = await this.codec.verify(presented);
-      if (!fresh) return { principal: null, tried, failure: "token is malformed, tampered, expired or not ours" };
+  // Answered without a promise when the token, its record and its owner are cached (the common case): each
+  // await would be a turn of the event loop on every request.
+  #fromToken(header: string): AuthResult | Promise<AuthResult> {
+    const presented = bearerToken(header);
+    if (presented === null) return { principal: null, tried: TOKEN, failure: "Authorization header is not a Bearer token" };
+    const verified = this.#verified.get(presented);
+    if (verified !== undefined) return this.#verifiedToken(presented, verified);
+    return this.codec.verify(presented).then((fresh) => {
+      if (!fresh) return { principal: null, tried: TOKEN, failure: "token is malformed, tampered, expired or not ours" };
       if (this.#verified.size >= VERIFIED_CACHE_LIMIT) this.#verified.clear();
       this.#verified.set(presented, fresh);
-      verified = fresh;
-    }
-    if (verified.expiresAt <= now) {
-      this.#verified.delete(presented);
-      return { principal: null, tried, failure: "token has expired" };
-    }
-    const record = await this.cache.token(verified.id);
-    if (!record || record.userId !== verified.userId) return { principal: null, tried, failure: "token is unknown" };
-    if (record.revoked) return { principal: null, tried, failure: "token is revoked" };
-    if (record.expiresAt <= now) return { principal: null, tried, failure: "token has expired" };
-    const user = await this.cache.user(record.userId);
-    if (!user) return { principal: null, tried, failure: "token's owner no longer exists" };
-    if (user.disabled) return { principal: null, tried, failure: "token's owner is disabled" };
-    this.activity.tokenUsed(record.id, now);
-    const principal: Principal = { id: user.id, username: user.username, groups: user.groups, via: "token", tokenId: record.id, tokenRoutes: record.routes };
-    return { principal, tried };
+      return this.#verifiedToken(presented, fresh);
+    });
   }
 
-  async #fromSession(cookie: string): Promise<AuthResult> {
-    const tried: Credential[] = ["session"];
-    if (!looksLikeSessionId(cookie)) return { principal: null, tried, failure: "session cookie is malformed" };
+  #verifiedToken(presented: string, verified: VerifiedToken): AuthResult | Promise<AuthResult> {
+    const now = Date.now();
+    if (verified.expiresAt <= now) {
+      this.#verified.delete(presented);
+      return { principal: null, tried: TOKEN, failure: "token has expired" };
+    }
+    return after(this.cache.token(verified.id), (record) => {
+      if (!record || record.userId !== verified.userId) return { principal: null, tried: TOKEN, failure: "token is unknown" };
+      if (record.revoked) return { principal: null, tried: TOKEN, failure: "token is revoked" };
+      if (record.expiresAt <= now) return { principal: null, tried: TOKEN, failure: "token has expired" };
+      return after(this.cache.user(record.userId), (user): AuthResult => {
+        if (!user) return { principal: null, tried: TOKEN, failure: "token's owner no longer exists" };
+        if (user.disabled) return { principal: null, tried: TOKEN, failure: "token's owner is disabled" };
+        this.activity.tokenUsed(record.id, now);
+        return { principal: this.#tokenPrincipal(user, record), tried: TOKEN };
+      });
+    });
+  }
+
+  /**
+   * The principal of a token, made once per (cached user, token record) pair: the cache replaces those objects when
+   * they change, so a WeakMap keyed by them can never answer with stale groups.
+   */
+  #tokenPrincipal(user: CachedUser, record: TokenRecord): Principal {
+    let byToken = this.#tokenPrincipals.get(user);
+    if (!byToken) this.#tokenPrincipals.set(user, (byToken = new WeakMap()));
+    let principal = byToken.get(record);
+    if (!principal) {
+      principal = Object.freeze({ id: user.id, username: user.username, groups: user.groups, via: "token", tokenId: record.id, tokenRoutes: record.routes });
+      byToken.set(record, principal);
+    }
+    return principal;
+  }
+
+  #fromSession(cookie: string): AuthResult | Promise<AuthResult> {
+    if (!looksLikeSessionId(cookie)) return { principal: null, tried: SESSION, failure: "session cookie is malformed" };
     let idHash = this.#cookieHashes.get(cookie);
     if (idHash === undefined) {
       idHash = hashSessionId(cookie);
       if (this.#cookieHashes.size >= VERIFIED_CACHE_LIMIT) this.#cookieHashes.clear();
       this.#cookieHashes.set(cookie, idHash);
     }
-    const session = await this.cache.session(idHash);
-    if (!session) return { principal: null, tried, failure: "session is unknown or ended" };
-    const now = Date.now();
-    if (now - session.createdAt > this.#absoluteMs) return { principal: null, tried, failure: "session passed its absolute lifetime" };
-    if (now - session.lastSeenAt > this.#idleMs) return { principal: null, tried, failure: "session was idle too long" };
-    const user = await this.cache.user(session.userId);
-    if (!user || user.disabled) return { principal: null, tried, failure: "session's user is disabled or removed" };
-    if (this.activity.sessionSeen(idHash, now)) session.lastSeenAt = now;
-    const principal: Principal = { id: user.id, username: user.username, groups: user.groups, via: "session" };
-    return { principal, tried, session: { idHash, csrfToken: session.csrfToken, authenticatedAt: session.authenticatedAt } };
+    const hash = idHash;
+    return after(this.cache.session(hash), (session) => {
+      if (!session) return { principal: null, tried: SESSION, failure: "session is unknown or ended" };
+      const now = Date.now();
+      if (now - session.createdAt > this.#absoluteMs) return { principal: null, tried: SESSION, failure: "session passed its absolute lifetime" };
+      if (now - session.lastSeenAt > this.#idleMs) return { principal: null, tried: SESSION, failure: "session was idle too long" };
+      return after(this.cache.user(session.userId), (user): AuthResult => {
+        if (!user || user.disabled) return { principal: null, tried: SESSION, failure: "session's user is disabled or removed" };
+        if (this.activity.sessionSeen(hash, now)) session.lastSeenAt = now;
+        const principal: Principal = { id: user.id, username: user.username, groups: user.groups, via: "session" };
+        return { principal, tried: SESSION, session: { idHash: hash, csrfToken: session.csrfToken, authenticatedAt: session.authenticatedAt } };
+      });
+    });
   }
 }

@@ -42,9 +42,10 @@ export function createApp({ services, table, accessLog = services.log }: AppOpti
     app.route(
       entry.method,
       entry.path,
-      async ({ request, params }: { request: Request; params: Record<string, string> }) => {
+      ({ request, params }: { request: Request; params: Record<string, string> }) => {
         const info = newFacts(request);
-        return finish(request, await runRoute(entry, services, request, params ?? {}, info), info);
+        const answered = runRoute(entry, services, request, params ?? {}, info);
+        return answered instanceof Promise ? answered.then((response) => finish(request, response, info)) : finish(request, answered, info);
       },
       { parse: "none" },
     );
@@ -82,21 +83,16 @@ function logRequest(log: Logger, request: Request, status: number, info: Request
   const url = request.url;
   const pathStart = url.indexOf("/", url.indexOf("//") + 2);
   const queryStart = url.indexOf("?", pathStart);
-  const fields: Record<string, unknown> = {
-    method: request.method,
-    // The path only: query strings can carry things that must not be logged.
-    path: queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart),
-    route: info.route ?? null,
-    status,
-    duration_ms: Math.round((performance.now() - info.startedAt) * 100) / 100,
-    request_id: info.requestId,
-    principal: info.principal ? info.principal.username : null,
-  };
+  // The path only: query strings can carry things that must not be logged.
+  const path = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
+  const durationMs = Math.round((performance.now() - info.startedAt) * 100) / 100;
+  let members =
+    `"method":${JSON.stringify(request.method)},"path":${JSON.stringify(path)},"route":${info.route === undefined ? "null" : JSON.stringify(info.route)},` +
+    `"status":${status},"duration_ms":${durationMs},"request_id":${JSON.stringify(info.requestId)},"principal":${info.principal ? JSON.stringify(info.principal.username) : "null"}`;
   if (status === 401 || status === 403) {
     // Refusals are security events: say who tried, how, and which rule said no.
-    fields.client = services.clientAddress(request) ?? null;
-    fields.auth_tried = info.authTried ?? [];
-    fields.denied_because = info.deniedBecause ?? null;
+    const refusal = { client: services.clientAddress(request) ?? null, auth_tried: info.authTried ?? [], denied_because: info.deniedBecause ?? null };
+    members += `,${JSON.stringify(refusal).slice(1, -1)}`;
   }
-  log.info("request", fields);
+  log.infoEncoded("request", members);
 }

@@ -7,7 +7,8 @@ import type { TypeCheck } from "@sinclair/typebox/compiler";
 import { EndpointError, type FieldError } from "../errors.ts";
 import type { Route } from "./route.ts";
 
-const METHODS_WITH_BODY = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** Methods whose requests may carry a body. */
+export const METHODS_WITH_BODY = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** Characters PostgreSQL's text type cannot hold. */
 const REFUSED_CHARACTERS = /\u0000/;

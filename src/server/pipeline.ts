@@ -7,18 +7,20 @@ import { ReauthRequired } from "../accounts/sudo.ts";
 import { actorFor } from "../auth/actor.ts";
 import type { AuthResult, Authenticator } from "../auth/authenticator.ts";
 import type { PasswordChecker } from "../auth/password-check.ts";
-import { SAFE_METHODS, foreignOrigin, presentedCsrfToken, secretsEqual } from "../auth/csrf.ts";
+import { foreignOrigin, presentedCsrfToken, secretsEqual } from "../auth/csrf.ts";
 import { decide } from "../auth/guard.ts";
 import type { Config } from "../config/schema.ts";
 import { isCreated } from "../handlers/created.ts";
 import { html, isHtmlPage } from "../handlers/html.ts";
 import { ConfirmPasswordPage, SUDO_PASSWORD_FIELD } from "../pages/confirm-password-page.tsx";
-import { InputFields, queryFields, readBody, readForm, validateParams, validateQuery } from "./input.ts";
+import { InputFields, METHODS_WITH_BODY, queryFields, readBody, readForm, validateParams, validateQuery } from "./input.ts";
 import type { Logger } from "../logger.ts";
 import type { RequestFacts } from "./request-context.ts";
 import { prefersHtml, problemResponse, renderFailure } from "./problem.ts";
 import { valueResponse } from "./respond.ts";
 import type { Route } from "./route.ts";
+import type { Principal } from "../auth/principal.ts";
+import type { HandlerContext } from "../handlers/define-handler.ts";
 import type { EndpointServices } from "./services.ts";
 
 export interface RouteServices {
@@ -38,30 +40,83 @@ export interface RouteServices {
   endpoint: EndpointServices;
 }
 
-export async function runRoute(
+/**
+ * Run one request through `entry`. A request without a body whose credentials and handler answer from memory is
+ * answered without a promise: each await would be a turn of the event loop on every request.
+ */
+export function runRoute(
   entry: Route,
   services: RouteServices,
   request: Request,
   params: Record<string, string>,
   facts: RequestFacts,
-): Promise<Response> {
+): Response | Promise<Response> {
   facts.route = entry.name;
   const asHtml = prefersHtml(request);
-  let auth: AuthResult | undefined;
+  const fail = (error: unknown) => renderFailure(error, services.log, facts, asHtml);
+  try {
+    const authenticated = services.authenticator.authenticate(request, entry.rule.accepts);
+    if (authenticated instanceof Promise) return authenticated.then((auth) => guarded(entry, services, request, params, facts, asHtml, auth), fail);
+    return guarded(entry, services, request, params, facts, asHtml, authenticated);
+  } catch (error) {
+    return fail(error);
+  }
+}
+
+/** After authentication: the guard's decision, then the handler (by the quick path or the one that reads a body). */
+function guarded(
+  entry: Route,
+  services: RouteServices,
+  request: Request,
+  params: Record<string, string>,
+  facts: RequestFacts,
+  asHtml: boolean,
+  auth: AuthResult,
+): Response | Promise<Response> {
+  facts.principal = auth.principal;
+  facts.authTried = auth.tried;
+  const decision = decide(entry.rule, auth.principal);
+  if (decision.outcome !== "allow") {
+    facts.deniedBecause = auth.failure ? `${auth.failure}; ${decision.because}` : decision.because;
+    return refuse(entry, decision.outcome, request, facts.requestId, asHtml);
+  }
+  if (METHODS_WITH_BODY.has(request.method)) return withBody(entry, services, request, params, facts, asHtml, auth);
+  // GET and HEAD: no body, no form, no CSRF check (safe methods change nothing).
+  const fail = (error: unknown) => renderFailure(error, services.log, facts, asHtml);
+  try {
+    const context = new RequestContext(entry, services, request, facts.requestId, auth.principal, auth.session ?? null, undefined);
+    context.params = validateParams(entry, params);
+    context.query = validateQuery(entry, request);
+    const value = entry.handler.handle(context);
+    if (value instanceof Promise) return value.then((resolved) => answer(entry, services, facts, auth, resolved), fail);
+    return answer(entry, services, facts, auth, value);
+  } catch (error) {
+    return fail(error);
+  }
+}
+
+/** What the handler returned, as a Response (checked against its response schema outside production). */
+function answer(entry: Route, services: RouteServices, facts: RequestFacts, auth: AuthResult, value: unknown): Response | Promise<Response> {
+  if (services.checkResponses && entry.validators.response) checkResponse(entry, value);
+  // Answers that depend on who asked must not be kept by shared caches or the browser's history.
+  return valueResponse(value, facts.requestId, auth.principal !== null);
+}
+
+/** A request that may carry a body: form or JSON, the CSRF check for cookie callers, sudo confirmation, handler. */
+async function withBody(
+  entry: Route,
+  services: RouteServices,
+  request: Request,
+  params: Record<string, string>,
+  facts: RequestFacts,
+  asHtml: boolean,
+  auth: AuthResult,
+): Promise<Response> {
   let form: InputFields | undefined;
   try {
-    auth = await services.authenticator.authenticate(request, entry.rule.accepts);
-    facts.principal = auth.principal;
-    facts.authTried = auth.tried;
-    const decision = decide(entry.rule, auth.principal);
-    if (decision.outcome !== "allow") {
-      facts.deniedBecause = auth.failure ? `${auth.failure}; ${decision.because}` : decision.because;
-      return refuse(entry, decision.outcome, request, facts.requestId, asHtml);
-    }
-
     const limit = services.config.server.bodyLimitBytes;
     form = entry.validators.body ? undefined : await readForm(request, limit);
-    if (auth.session && !SAFE_METHODS.has(request.method)) {
+    if (auth.session) {
       const refusal = csrfRefusal(request, services, auth.session.csrfToken, form);
       if (refusal) {
         facts.deniedBecause = refusal;
@@ -81,55 +136,14 @@ export async function runRoute(
         auth.session.authenticatedAt = Date.now();
       }
     }
-
-    let log: Logger | undefined;
-    let searchParams: InputFields | undefined;
-    let actor: Actor | null | undefined;
-    const principal = auth.principal;
-    const session = auth.session ?? null;
-    const context = {
-      params: validateParams(entry, params),
-      query: validateQuery(entry, request),
-      body: await readBody(entry, request, limit),
-      form,
-      // The query reader and the actor are made on first use: most handlers need neither.
-      get searchParams() {
-        return (searchParams ??= queryFields(request));
-      },
-      caller: principal,
-      session,
-      get actor() {
-        if (actor === undefined)
-          actor = principal
-            ? actorFor(principal, {
-                source: entry.path.startsWith("/api/") ? "api" : "web",
-                clientAddress: services.clientAddress(request) ?? null,
-                session,
-                reauthAfterSeconds: services.config.auth.reauthAfterSeconds,
-              })
-            : null;
-        return actor;
-      },
-      get clientAddress() {
-        return services.clientAddress(request);
-      },
-      db: services.db,
-      services: services.endpoint,
-      config: services.config,
-      // Made on first use: most handlers never log.
-      get log() {
-        return (log ??= services.log.child({ request_id: facts.requestId, route: entry.name }));
-      },
-      request,
-      requestId: facts.requestId,
-    };
-    // Answers that depend on who asked must not be kept by shared caches or the browser's history.
-    const value = await entry.handler.handle(context);
-    if (services.checkResponses && entry.validators.response) checkResponse(entry, value);
-    return await valueResponse(value, facts.requestId, auth.principal !== null);
+    const context = new RequestContext(entry, services, request, facts.requestId, auth.principal, auth.session ?? null, form);
+    context.params = validateParams(entry, params);
+    context.query = validateQuery(entry, request);
+    if (entry.validators.body) context.body = await readBody(entry, request, limit);
+    return await answer(entry, services, facts, auth, await entry.handler.handle(context));
   } catch (error) {
     // A page form that needs a fresh password: ask for it, carrying the form, instead of an error page.
-    if (error instanceof ReauthRequired && asHtml && auth?.session && form && request.method === "POST") {
+    if (error instanceof ReauthRequired && asHtml && auth.session && form && request.method === "POST") {
       facts.deniedBecause = "sudo: password confirmation required";
       try {
         return await valueResponse(confirmPasswordPage(request, auth, form, error.what, 403), facts.requestId, true);
@@ -138,6 +152,61 @@ export async function runRoute(
       }
     }
     return renderFailure(error, services.log, facts, asHtml);
+  }
+}
+
+/**
+ * What a handler receives (HandlerContext). A class, not an object literal with getters: its shape is made once,
+ * and what most handlers never use (the query reader, the actor, the logger) is made on first use.
+ */
+class RequestContext implements HandlerContext<unknown, unknown, unknown> {
+  params: unknown = undefined;
+  query: unknown = undefined;
+  body: unknown = undefined;
+  readonly db: RouteServices["db"];
+  readonly services: EndpointServices;
+  readonly config: Config;
+  #searchParams: InputFields | undefined;
+  #actor: Actor | null | undefined;
+  #log: Logger | undefined;
+
+  constructor(
+    private readonly entry: Route,
+    private readonly pipeline: RouteServices,
+    readonly request: Request,
+    readonly requestId: string,
+    readonly caller: Principal | null,
+    readonly session: NonNullable<AuthResult["session"]> | null,
+    readonly form: InputFields | undefined,
+  ) {
+    this.db = pipeline.db;
+    this.services = pipeline.endpoint;
+    this.config = pipeline.config;
+  }
+
+  get searchParams(): InputFields {
+    return (this.#searchParams ??= queryFields(this.request));
+  }
+
+  get clientAddress(): string | undefined {
+    return this.pipeline.clientAddress(this.request);
+  }
+
+  get actor(): Actor | null {
+    if (this.#actor === undefined)
+      this.#actor = this.caller
+        ? actorFor(this.caller, {
+            source: this.entry.path.startsWith("/api/") ? "api" : "web",
+            clientAddress: this.clientAddress ?? null,
+            session: this.session,
+            reauthAfterSeconds: this.config.auth.reauthAfterSeconds,
+          })
+        : null;
+    return this.#actor;
+  }
+
+  get log(): Logger {
+    return (this.#log ??= this.pipeline.log.child({ request_id: this.requestId, route: this.entry.name }));
   }
 }
 

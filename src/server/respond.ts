@@ -9,7 +9,7 @@ import { CONTENT_SECURITY_POLICY } from "./security-headers.ts";
  * Headers are written when the Response is made (cheaper than adding them afterwards); `personal` answers
  * (for a signed-in caller) must not be stored by caches.
  */
-export async function valueResponse(value: unknown, requestId: string, personal: boolean): Promise<Response> {
+export function valueResponse(value: unknown, requestId: string, personal: boolean): Response | Promise<Response> {
   if (value instanceof Response) {
     if (personal && !value.headers.has("cache-control")) value.headers.set("Cache-Control", "no-store");
     return value;
