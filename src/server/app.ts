@@ -8,7 +8,6 @@ import { type RequestFacts, requestIdFor } from "./request-context.ts";
 import { prefersHtml, problemResponse, renderFailure } from "./problem.ts";
 import type { Route } from "./route.ts";
 import { type RouteServices, runRoute } from "./pipeline.ts";
-import { applyCommonHeaders } from "./security-headers.ts";
 
 export interface AppOptions {
   services: RouteServices;
@@ -18,9 +17,9 @@ export interface AppOptions {
 }
 
 export function createApp({ services, table, accessLog = services.log }: AppOptions) {
-  /** Stamp an answer with the request id and the common headers (when its maker did not), and log it. */
+  /** Log an answer (it carries the request id and the common headers already). */
   const finish = (request: Request, response: Response, info: RequestFacts): Response => {
-    if (!response.headers.has("x-request-id")) applyCommonHeaders(response.headers, info.requestId);
+    // Every answer already carries the request id and the common headers: they are written when it is made.
     logRequest(accessLog, request, response.status, info, services);
     return response;
   };

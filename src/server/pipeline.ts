@@ -235,7 +235,13 @@ function refuse(entry: Route, outcome: "unauthenticated" | "forbidden", request:
       const url = new URL(request.url);
       return new Response(null, {
         status: 302,
-        headers: { Location: `/login?next=${encodeURIComponent(url.pathname + url.search)}`, "Cache-Control": "no-store" },
+        headers: {
+          Location: `/login?next=${encodeURIComponent(url.pathname + url.search)}`,
+          "Cache-Control": "no-store",
+          "X-Request-Id": requestId,
+          "X-Content-Type-Options": "nosniff",
+          "Referrer-Policy": "same-origin",
+        },
       });
     }
     const headers: Record<string, string> = {};

@@ -8,7 +8,7 @@ import { EndpointError, type FieldError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { ErrorPage } from "../pages/error-page.tsx";
 import type { RequestFacts } from "./request-context.ts";
-import { applyCommonHeaders, applyHtmlHeaders } from "./security-headers.ts";
+import { CONTENT_SECURITY_POLICY } from "./security-headers.ts";
 
 export const PROBLEM_TYPE_BASE = "https://endpoint.dev/problems/";
 
@@ -56,15 +56,16 @@ export function prefersHtml(request: Request): boolean {
 
 export function problemResponse(problem: Problem, requestId: string, asHtml: boolean): Response {
   const title = statusTitle(problem.status);
-  const headers = new Headers(problem.headers);
-  applyCommonHeaders(headers, requestId);
+  // A plain object, not a Headers instance: refusals (401, 403) are on the request path too.
+  const headers: Record<string, string> = { ...problem.headers, "X-Request-Id": requestId, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin" };
   if (asHtml) {
-    applyHtmlHeaders(headers);
-    headers.set("Content-Type", "text/html; charset=utf-8");
+    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY;
+    headers["X-Frame-Options"] = "DENY";
+    headers["Content-Type"] = "text/html; charset=utf-8";
     const body = ErrorPage({ status: problem.status, title, detail: problem.detail, requestId }) as string;
     return new Response(body, { status: problem.status, headers });
   }
-  headers.set("Content-Type", "application/problem+json; charset=utf-8");
+  headers["Content-Type"] = "application/problem+json; charset=utf-8";
   const body: Record<string, unknown> = {
     type: PROBLEM_TYPE_BASE + problem.code,
     title,

@@ -2,7 +2,7 @@
 // JSON. Failures are src/server/problem.ts's job.
 import { isCreated } from "../handlers/created.ts";
 import { type HtmlPage, isHtmlPage } from "../handlers/html.ts";
-import { CONTENT_SECURITY_POLICY } from "./security-headers.ts";
+import { CONTENT_SECURITY_POLICY, applyCommonHeaders } from "./security-headers.ts";
 
 /**
  * Turn what a handler returned into a Response: a Response as is, html() as a page, anything else as JSON.
@@ -11,7 +11,10 @@ import { CONTENT_SECURITY_POLICY } from "./security-headers.ts";
  */
 export function valueResponse(value: unknown, requestId: string, personal: boolean): Response | Promise<Response> {
   if (value instanceof Response) {
-    if (personal && !value.headers.has("cache-control")) value.headers.set("Cache-Control", "no-store");
+    // A Response a handler made itself (a redirect, a file): add what every answer carries.
+    const headers = value.headers;
+    if (!headers.has("x-request-id")) applyCommonHeaders(headers, requestId);
+    if (personal && !headers.has("cache-control")) headers.set("Cache-Control", "no-store");
     return value;
   }
   if (isHtmlPage(value)) return pageResponse(value, requestId, personal);
@@ -37,11 +40,13 @@ function commonHeaders(requestId: string, personal: boolean): Record<string, str
   return headers;
 }
 
-async function pageResponse(page: HtmlPage, requestId: string, personal: boolean): Promise<Response> {
+function pageResponse(page: HtmlPage, requestId: string, personal: boolean): Response | Promise<Response> {
   const headers = commonHeaders(requestId, personal);
   headers["Content-Type"] = "text/html; charset=utf-8";
   headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY;
   headers["X-Frame-Options"] = "DENY";
   if (page.headers) Object.assign(headers, page.headers);
-  return new Response(await page.body, { status: page.status, headers });
+  // JSX renders to a string unless a component is async: no promise for the common case.
+  if (typeof page.body === "string") return new Response(page.body, { status: page.status, headers });
+  return page.body.then((body) => new Response(body, { status: page.status, headers }));
 }

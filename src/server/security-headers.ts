@@ -8,8 +8,3 @@ export function applyCommonHeaders(headers: Headers, requestId: string): void {
   headers.set("X-Content-Type-Options", "nosniff");
   headers.set("Referrer-Policy", "same-origin");
 }
-
-export function applyHtmlHeaders(headers: Headers): void {
-  headers.set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
-  headers.set("X-Frame-Options", "DENY");
-}
