@@ -7,6 +7,7 @@ import { accountRules } from "../accounts/rules.ts";
 import { ActivityRecorder } from "../auth/activity.ts";
 import { AuthCache } from "../auth/auth-cache.ts";
 import { CredentialAuthenticator } from "../auth/authenticate.ts";
+import { AcceptedOrigins } from "../auth/origins.ts";
 import { PasswordChecker } from "../auth/password-check.ts";
 import { PasswordGate } from "../auth/password-gate.ts";
 import { type SigningSecrets, resolveSecrets } from "../auth/secret.ts";
@@ -32,6 +33,8 @@ export interface Endpoint {
   setupLink: string | null;
   /** A new table and app for a changed config, sharing this Endpoint's cache, secrets and database. */
   rebuild(config: Config): Promise<{ app: EndpointApp; table: Route[] }>;
+  /** Tell the Endpoint which port it listens on (for the development origins). */
+  listeningOn(port: number): void;
   /** Stop the listener and timers, and write pending "last used" times. */
   shutdown(): Promise<void>;
 }
@@ -60,6 +63,10 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
   const passwords = new PasswordChecker(database.db, cache, gate);
   const setupLink = new SetupLink();
 
+  /** The port actually listened on (start.ts tells us): in development, forms at the loopback address on it work. */
+  let listeningPort: number | undefined;
+  let builtOrigins: AcceptedOrigins | undefined;
+
   /** The route table and app for one config: made at start-up, and again on each accepted reload. */
   const build = async (current: Config) => {
     // The groups endpoint.yaml declares exist before the first request (audited as actor `config`).
@@ -70,7 +77,10 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     const readiness =
       options.checkReadiness ?? (async (): Promise<Readiness> => ({ ready: true, database: "ok", pendingMigrations: 0, lastMigration: null, configHash: current.hash }));
     const table = buildRouteTable(current, handlers, allBuiltinRoutes(current));
-    const endpoint: EndpointServices = { db: database.db, cache, codec, gate, passwords, setupLink, readiness, routes: table };
+    const origins = new AcceptedOrigins(current.server.publicUrl);
+    if (options.mode === "development") origins.allowLoopback(listeningPort ?? current.server.port);
+    builtOrigins = origins;
+    const endpoint: EndpointServices = { db: database.db, cache, codec, gate, passwords, setupLink, origins, readiness, routes: table };
     const app = createApp({
       services: {
         endpoint,
@@ -79,7 +89,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
         log,
         authenticator,
         clientAddress: clientAddressResolver(current.server.trustedProxies, options.peerAddress ?? (() => undefined)),
-        publicOrigin: new URL(current.server.publicUrl).origin,
+        origins,
         passwords,
         checkResponses: options.mode !== "production",
       },
@@ -97,6 +107,10 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     codec,
     secrets,
     rebuild: build,
+    listeningOn(port) {
+      listeningPort = port;
+      if (options.mode === "development") builtOrigins?.allowLoopback(port);
+    },
     async shutdown() {
       await activity.stop();
       await cache.stop();

@@ -18,6 +18,7 @@ import type { Logger } from "../logger.ts";
 import type { RequestFacts } from "./request-context.ts";
 import { prefersHtml, problemResponse, renderFailure } from "./problem.ts";
 import { valueResponse } from "./respond.ts";
+import type { AcceptedOrigins } from "../auth/origins.ts";
 import type { Route } from "./route.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { HandlerContext } from "../handlers/define-handler.ts";
@@ -30,8 +31,8 @@ export interface RouteServices {
   authenticator: Authenticator;
   /** The client's address as far as the trusted proxies allow. */
   clientAddress: (request: Request) => string | undefined;
-  /** scheme://host[:port] of server.public_url: the only Origin a cookie-authenticated change may come from. */
-  publicOrigin: string;
+  /** The Origin a cookie-authenticated change may come from (public_url's, or in development the loopback address). */
+  origins: AcceptedOrigins;
   /** Checks a signed-in user's password again (sudo mode). */
   passwords: PasswordChecker;
   /** Check JSON answers against the handlers' `response` schemas (development and tests, not production). */
@@ -255,7 +256,7 @@ function refuse(entry: Route, outcome: "unauthenticated" | "forbidden", request:
 
 /** Why a cookie-authenticated, state-changing request fails the CSRF checks, or null when it passes. */
 function csrfRefusal(request: Request, services: RouteServices, expected: string, form: InputFields | undefined): string | null {
-  const foreign = foreignOrigin(request, services.publicOrigin);
+  const foreign = foreignOrigin(request, services.origins.expectedFor(request));
   if (foreign) return `CSRF: ${foreign}`;
   const presented = presentedCsrfToken(request, form);
   if (presented === null) return "CSRF: no token (X-CSRF-Token header or _csrf field)";

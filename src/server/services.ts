@@ -3,6 +3,7 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
 import type { AuthCache } from "../auth/auth-cache.ts";
+import type { AcceptedOrigins } from "../auth/origins.ts";
 import type { PasswordChecker } from "../auth/password-check.ts";
 import type { PasswordGate } from "../auth/password-gate.ts";
 import type { TokenCodec } from "../auth/token-codec.ts";
@@ -27,6 +28,8 @@ export interface EndpointServices {
   /** A signed-in user's password, checked again (sudo mode, the account page). */
   passwords: PasswordChecker;
   setupLink: SetupLink;
+  /** Where cookie-authenticated changes may come from (the sign-in and setup forms check it too). */
+  origins: AcceptedOrigins;
   readiness: () => Promise<Readiness>;
   /** The route table this app serves. */
   routes: readonly Route[];

@@ -46,6 +46,15 @@ export interface RunningServer {
 
 export class StartError extends Error {}
 
+/**
+ * In development the setup link points at the address actually listened on (where its form will be accepted),
+ * not at public_url's default; in production it is public_url's.
+ */
+function developmentLink(link: string | null, config: Config, mode: "development" | "production", listened: string): string | null {
+  if (!link || mode !== "development") return link;
+  return link.replace(config.server.publicUrl, listened);
+}
+
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config, mode } = options;
   const sink = bufferedSink(1);
@@ -85,6 +94,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     });
     server = app.server!;
     const url = `http://${server.hostname}:${server.port}`;
+    endpoint.listeningOn(server.port ?? config.server.port);
     log.info("server_started", { url, mode, database: database.displayUrl, routes: table.length, config_hash: config.hash });
 
     let resolveStopped!: () => void;
@@ -116,7 +126,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       log.info("config_reloaded", { config_hash: current.hash, routes: next.table.length });
       return true;
     };
-    return { url, port: server.port ?? 0, database, log, stop, stopped, reload, setupLink: endpoint.setupLink };
+    return { url, port: server.port ?? 0, database, log, stop, stopped, reload, setupLink: developmentLink(endpoint.setupLink, config, mode, url) };
   } catch (error) {
     await database.close().catch(() => {});
     throw error;

@@ -66,7 +66,7 @@ export function loginRoutes(config: Config): Route[] {
             throw error;
           }
           // Login CSRF: the form must come from our page (Origin) and echo the token its cookie holds.
-          const foreign = foreignOrigin(request, new URL(config.server.publicUrl).origin);
+          const foreign = foreignOrigin(request, services.origins.expectedFor(request));
           const cookieToken = readCookie(request.headers.get("cookie"), LOGIN_CSRF_COOKIE);
           const formToken = form?.get("_csrf");
           if (foreign || !cookieToken || !formToken || !secretsEqual(cookieToken, formToken)) {

@@ -46,7 +46,7 @@ export function setupRoutes(config: Config): Route[] {
           const { db, setupLink: link } = services;
           const token = form?.get("token");
           if (!link.matches(token)) throw notAvailable();
-          if (foreignOrigin(request, new URL(config.server.publicUrl).origin)) throw new EndpointError("csrf_failed", 403, "this form did not come from this site");
+          if (foreignOrigin(request, services.origins.expectedFor(request))) throw new EndpointError("csrf_failed", 403, "this form did not come from this site");
           let username = "";
           let password = "";
           try {
