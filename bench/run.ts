@@ -4,6 +4,7 @@
 // DATABASE_URL is set) with request logging written to a file, pins each server to one core and wrk to the other,
 // warms up, runs interleaved rounds, prints PASS or MISS for each budget line, and writes bench/results.md. Exits
 // non-zero if any response had an unexpected status (a MISS is reported, not an error).
+// `bun run bench --cli` instead times CLI commands (bench/cli.ts).
 // `bun run bench --soak 60` instead drives a mix for 60 s and reports RSS at 100k requests and at the end.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -26,8 +27,13 @@ const { values: options } = parseArgs({
     duration: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "64" },
+    cli: { type: "boolean" },
   },
 });
+if (options.cli) {
+  await import("./cli.ts");
+  process.exit(0);
+}
 const SECONDS = Number(options.duration);
 const ROUNDS = Number(options.rounds);
 const CONNECTIONS = Number(options.connections);

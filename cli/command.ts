@@ -2,13 +2,14 @@
 // (citty accepts anything, so a misspelt `--pasword` would otherwise be silently ignored).
 import { type ArgsDef, type CommandContext, type CommandDef, defineCommand } from "citty";
 import { UsageError } from "./errors.ts";
-import { globalArgs } from "./options.ts";
+import { globalArgs } from "./global-args.ts";
 
 type WithGlobals<A extends ArgsDef> = A & typeof globalArgs;
 
 export function command<A extends ArgsDef = {}>(def: {
   name: string;
-  description: string;
+  /** Top-level commands are described in main.ts, which lists them without loading them. */
+  description?: string;
   args?: A;
   run: (context: CommandContext<WithGlobals<A>>) => unknown | Promise<unknown>;
 }): CommandDef<WithGlobals<A>> {

@@ -1,26 +1,13 @@
 // The options every command takes, and what they point at: the config file (read once per command), the account
 // rules it implies, and the database URL.
 import { existsSync } from "node:fs";
-import type { ArgsDef } from "citty";
 import { type AccountRules, accountRules } from "../src/accounts/rules.ts";
 import { ConfigError, loadConfig } from "../src/config/load.ts";
 import type { Config } from "../src/config/schema.ts";
 import { CommandError } from "./errors.ts";
 
-export const DEFAULT_CONFIG = "./endpoint.yaml";
-
-/** Options every command takes. */
-export const globalArgs = {
-  config: { type: "string", description: `Path of endpoint.yaml (default ${DEFAULT_CONFIG})`, valueHint: "PATH" },
-  "database-url": {
-    type: "string",
-    description: "postgres://… or pglite:PATH (default: $DATABASE_URL, then the config, then embedded PGlite in data/)",
-    valueHint: "URL",
-  },
-} as const satisfies ArgsDef;
-
-/** The global options as citty parsed them (any command's args will do). */
-export type GlobalOptions = { readonly [option: string]: unknown };
+export { DEFAULT_CONFIG, type GlobalOptions } from "./global-args.ts";
+import { DEFAULT_CONFIG, type GlobalOptions } from "./global-args.ts";
 
 const optionText = (options: GlobalOptions, name: string) =>
   typeof options[name] === "string" && options[name] !== "" ? (options[name] as string) : undefined;

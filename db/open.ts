@@ -1,11 +1,12 @@
 // The one factory that opens Endpoint's database: PostgreSQL through postgres.js for a postgres:// URL, embedded
 // PGlite on disk otherwise. Everything above db/ gets a Kysely instance and never learns which it got.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect } from "kysely";
 import postgres from "postgres";
 import { DatabaseError, isConnectionFailure, sqlState } from "./errors.ts";
+import { type SharedAddress, shareDatabase } from "./pglite-share.ts";
 import { PostgresJsDialect } from "./postgres-js-dialect.ts";
 import type { Database } from "./schema.ts";
 
@@ -19,6 +20,8 @@ export interface DatabaseHandle {
   backend: DatabaseTarget["kind"];
   /** The URL as a person may see it: any password replaced by `***`. */
   displayUrl: string;
+  /** How psql reaches an embedded database this process shares (dev-server); undefined otherwise. */
+  psqlCommand?: string;
   /**
    * Run `onMessage` for each NOTIFY on `channel`. `onConnect` runs each time the listener (re)connects: a
    * reconnect means notifications may have been missed, so callers drop what they cached.
@@ -36,6 +39,11 @@ export interface OpenOptions {
   poolSize?: number;
   /** Client-side deadline for a query or for a pooled connection (PostgreSQL); 0 = none. */
   queryTimeoutMs?: number;
+  /**
+   * Embedded only: serve the database on a local socket while it is open, so the CLI and psql can use it beside
+   * this process (dev-server). Without it, a second process is refused while this one holds the folder.
+   */
+  share?: boolean;
 }
 
 /** Decide the backend from a URL: postgres(ql)://… or pglite:PATH; none means embedded PGlite under data/. */
@@ -70,10 +78,17 @@ export async function openDatabase(url: string | undefined, options: OpenOptions
   return target.kind === "postgres" ? openPostgres(target.url, options) : openPGlite(target.path, options);
 }
 
-async function openPostgres(url: string, options: OpenOptions): Promise<DatabaseHandle> {
-  const displayUrl = redactUrl(url);
+/** A PostgreSQL server by URL, or an embedded database shared by another process (`through` its socket). */
+async function openPostgres(
+  url: string,
+  options: OpenOptions,
+  through?: { address: SharedAddress; displayUrl: string; ownerPid: number },
+): Promise<DatabaseHandle> {
+  const displayUrl = through?.displayUrl ?? redactUrl(url);
+  const socket = through && ("socketPath" in through.address ? { path: through.address.socketPath } : { host: through.address.host, port: through.address.port });
   const connect = () =>
     postgres(url, {
+      ...socket,
       max: options.poolSize ?? 10,
       connect_timeout: 5, // the default 30 s hides an unreachable server
       idle_timeout: 60,
@@ -89,11 +104,15 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
           parse: (text: string) => JSON.parse(text),
         },
       },
-      connection: {
-        application_name: "endpoint",
-        statement_timeout: options.statementTimeoutMs ?? 10_000,
-        idle_in_transaction_session_timeout: 30_000,
-      } as Record<string, string | number>,
+      // A shared embedded database has one session for every client: settings sent here would change the dev
+      // server's too, so none are.
+      connection: (through
+        ? {}
+        : {
+            application_name: "endpoint",
+            statement_timeout: options.statementTimeoutMs ?? 10_000,
+            idle_in_transaction_session_timeout: 30_000,
+          }) as Record<string, string | number>,
     });
   let sql = connect();
   try {
@@ -118,6 +137,12 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
     backend: "postgres",
     displayUrl,
     async listen(channel, onMessage, onConnect) {
+      // Notifications of a shared embedded database reach only the process that shares it.
+      if (through)
+        throw new DatabaseError(
+          "in-use",
+          `embedded database ${through.displayUrl} is already served by another process (pid ${through.ownerPid}); run one server per embedded database, or use PostgreSQL (DATABASE_URL) for several`,
+        );
       listener ??= postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {}, connection: { application_name: "endpoint-listener" } });
       const { unlisten } = await listener.listen(channel, onMessage, onConnect);
       return unlisten;
@@ -165,60 +190,127 @@ async function openPGlite(path: string, options: OpenOptions): Promise<DatabaseH
       throw new DatabaseError("missing", `embedded database ${displayUrl} does not exist; create it with: bun run cli init-db`);
     mkdirSync(folder, { recursive: true, mode: 0o700 });
   }
-  const unlock = lockFolder(folder, displayUrl);
+  const lock = lockFolder(folder, displayUrl);
+  if (lock.sharedBy) {
+    // dev-server holds the folder and serves it: use its socket with the ordinary driver.
+    return openPostgres("postgres://postgres@localhost/postgres", options, { ...lock.sharedBy, displayUrl });
+  }
   let pglite: PGlite;
   try {
     // int8 as a string, as postgres.js returns it, so rows look the same on both backends.
     pglite = await PGlite.create(folder, { parsers: { 20: (value: string) => value } });
   } catch (error) {
-    unlock();
+    lock.unlock();
     throw new DatabaseError("unreachable", `cannot open embedded database ${displayUrl}: it may be damaged or from another PGlite version`, { cause: error });
+  }
+  // Notifications arrive from this process's own queries (PGlite's listeners) and, when shared, from the socket
+  // clients' (the socket server picks them out of their results): both reach the same callbacks.
+  const listeners = new Map<string, Set<(payload: string) => void>>();
+  const dispatch = (channel: string, payload: string) => {
+    for (const onMessage of listeners.get(channel) ?? []) onMessage(payload);
+  };
+  let shared: Awaited<ReturnType<typeof shareDatabase>> | undefined;
+  if (options.share) {
+    try {
+      shared = await shareDatabase(pglite, folder, dispatch);
+      lock.record({ pid: process.pid, address: shared.address });
+    } catch (error) {
+      await pglite.close().catch(() => {});
+      lock.unlock();
+      throw new DatabaseError("unreachable", `cannot share embedded database ${displayUrl} on a local socket`, { cause: error });
+    }
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
   return {
     db,
     backend: "pglite",
     displayUrl,
+    psqlCommand: shared?.psqlCommand,
     async listen(channel, onMessage, onConnect) {
-      const unlisten = await pglite.listen(channel, onMessage);
+      let channelListeners = listeners.get(channel);
+      let unlistenPGlite: (() => Promise<void>) | undefined;
+      if (!channelListeners) {
+        listeners.set(channel, (channelListeners = new Set()));
+        unlistenPGlite = await pglite.listen(channel, (payload) => dispatch(channel, payload));
+      }
+      channelListeners.add(onMessage);
       onConnect?.();
-      return () => unlisten();
+      return async () => {
+        channelListeners.delete(onMessage);
+        if (channelListeners.size === 0) listeners.delete(channel);
+        await unlistenPGlite?.();
+      };
     },
     async close() {
       try {
+        await shared?.stop();
         await db.destroy();
       } finally {
-        unlock();
+        lock.unlock();
       }
     },
   };
 }
 
+/** What the lock file beside an embedded database's folder says: its owner, and where it shares the database. */
+interface LockRecord {
+  pid: number;
+  address?: SharedAddress;
+}
+
 /**
  * PGlite keeps its files open in one process; a second process writing the same folder would corrupt it.
- * A lock file beside the folder names the owner, and a lock left by a dead process is taken over.
+ * A lock file beside the folder names the owner (and the socket it serves the database on, if any), and a lock
+ * left by a dead process is taken over. A live owner that shares the database is returned as `sharedBy`.
  */
-function lockFolder(folder: string, displayUrl: string): () => void {
+function lockFolder(
+  folder: string,
+  displayUrl: string,
+): { sharedBy?: { address: SharedAddress; ownerPid: number }; record(record: LockRecord): void; unlock(): void } {
   const lockFile = `${folder}.lock`;
   mkdirSync(dirname(lockFile), { recursive: true });
+  const mine = {
+    record: (record: LockRecord) => writeFileSync(lockFile, JSON.stringify(record), { mode: 0o600 }),
+    unlock: () => rmSync(lockFile, { force: true }),
+  };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(lockFile, "wx", 0o600);
-      writeSync(fd, String(process.pid));
+      writeSync(fd, JSON.stringify({ pid: process.pid } satisfies LockRecord));
       closeSync(fd);
-      return () => rmSync(lockFile, { force: true });
+      return mine;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const owner = Number.parseInt(readFileSync(lockFile, "utf8"), 10);
-      if (isAlive(owner) && owner !== process.pid)
+      const owner = readLock(lockFile);
+      // A shared database is reached through its socket, from another process or (tests) from this one.
+      if (owner?.address && isAlive(owner.pid)) return { sharedBy: { address: owner.address, ownerPid: owner.pid }, record() {}, unlock() {} };
+      if (owner && isAlive(owner.pid) && owner.pid !== process.pid) {
         throw new DatabaseError(
           "in-use",
-          `embedded database ${displayUrl} is in use by another process (pid ${owner}); stop it first, or use PostgreSQL (DATABASE_URL) to run the server and the CLI side by side`,
+          `embedded database ${displayUrl} is in use by another process (pid ${owner.pid}); stop it first, or run the server with dev-server, which shares the database with the CLI`,
         );
+      }
       rmSync(lockFile, { force: true });
     }
   }
   throw new DatabaseError("in-use", `embedded database ${displayUrl} is locked (${lockFile})`);
+}
+
+/** The lock's record: JSON now, a bare pid in files written by earlier versions. */
+function readLock(lockFile: string): LockRecord | undefined {
+  let text: string;
+  try {
+    text = readFileSync(lockFile, "utf8");
+  } catch {
+    return undefined;
+  }
+  if (/^\d+$/.test(text.trim())) return { pid: Number(text.trim()) };
+  try {
+    const record = JSON.parse(text) as LockRecord;
+    return Number.isInteger(record.pid) ? record : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isAlive(pid: number): boolean {

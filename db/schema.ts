@@ -1,5 +1,7 @@
-// Kysely's view of Endpoint's tables. Column names are used as they are (snake_case) everywhere above db/,
-// so one grep finds the column, its type and every query that touches it.
+// Kysely's view of Endpoint's tables, generated from db/migrations by `bun run cli db types`: do not edit by hand.
+// Column names are used as they are (snake_case) everywhere above db/, so one grep finds the column, its type and
+// every query that touches it. Doc lines, insert-only columns and JSON shapes come from SCHEMA_NOTES in
+// db/introspect.ts; `bun run cli migrate check` fails when this file no longer matches the migrations.
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -50,19 +52,19 @@ export interface ApiTokenTable {
   name: string;
   /** Route names the token may call; null = any route its owner's groups allow. */
   routes: string[] | null;
-  /** The token that created this one (a child never outlives or outranks it, and is revoked with it). */
-  parent_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
   expires_at: Timestamp;
   last_used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  /** The token that created this one (a child never outlives or outranks it, and is revoked with it). */
+  parent_id: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export interface LoginThrottleTable {
   /** "user:<lowercased name>" or "address:<ip>". */
   key: string;
-  failures: number;
-  window_started_at: Timestamp;
+  failures: Generated<number>;
+  window_started_at: ColumnType<Date, Date | string | undefined, Date | string>;
   locked_until: NullableTimestamp;
 }
 
@@ -102,6 +104,23 @@ export type User = Selectable<UserTable>;
 export type NewUser = Insertable<UserTable>;
 export type UserUpdate = Updateable<UserTable>;
 export type Group = Selectable<GroupTable>;
-export type ApiToken = Selectable<ApiTokenTable>;
+export type NewGroup = Insertable<GroupTable>;
+export type GroupUpdate = Updateable<GroupTable>;
+export type GroupMember = Selectable<GroupMemberTable>;
+export type NewGroupMember = Insertable<GroupMemberTable>;
+export type GroupMemberUpdate = Updateable<GroupMemberTable>;
 export type Session = Selectable<SessionTable>;
-export type AuditEntry = Selectable<AuditLogTable>;
+export type NewSession = Insertable<SessionTable>;
+export type SessionUpdate = Updateable<SessionTable>;
+export type ApiToken = Selectable<ApiTokenTable>;
+export type NewApiToken = Insertable<ApiTokenTable>;
+export type ApiTokenUpdate = Updateable<ApiTokenTable>;
+export type LoginThrottle = Selectable<LoginThrottleTable>;
+export type NewLoginThrottle = Insertable<LoginThrottleTable>;
+export type LoginThrottleUpdate = Updateable<LoginThrottleTable>;
+export type AuditLog = Selectable<AuditLogTable>;
+export type NewAuditLog = Insertable<AuditLogTable>;
+export type AuditLogUpdate = Updateable<AuditLogTable>;
+export type Event = Selectable<EventTable>;
+export type NewEvent = Insertable<EventTable>;
+export type EventUpdate = Updateable<EventTable>;

@@ -22,9 +22,10 @@ export const whoami = defineHandler({
 
 /** home — the public home page. */
 export const home = defineHandler({
-  handle: ({ caller, session }) =>
+  handle: ({ caller, session, config }) =>
     html(
-      <Layout title="Home" principal={caller} csrfToken={session?.csrfToken}>
+      // isAdmin: members of the admin group get a link to the admin pages in the header.
+      <Layout title="Home" principal={caller} csrfToken={session?.csrfToken} isAdmin={caller?.groups.includes(config.auth.adminGroup)}>
         <h1>Endpoint</h1>
         {caller ? (
           <p>
@@ -65,7 +66,7 @@ export const receiveEvent = defineHandler({
 export const listEvents = defineHandler({
   query: t.Object({ page: t.Optional(t.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false }),
   signedIn: true,
-  async handle({ db, caller, session, query }) {
+  async handle({ db, caller, session, query, config }) {
     const perPage = 50;
     const page = query.page ?? 1;
     const events = await db
@@ -77,33 +78,36 @@ export const listEvents = defineHandler({
       .execute();
     const hasMore = events.length > perPage;
     return html(
-      <Layout title="Events" principal={caller} csrfToken={session?.csrfToken}>
+      <Layout title="Events" principal={caller} csrfToken={session?.csrfToken} isAdmin={caller.groups.includes(config.auth.adminGroup)}>
         <h1>Recorded events</h1>
         {events.length === 0 ? (
           <p class="muted">No events yet. Services post them to the webhook route.</p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Source</th>
-                <th>Kind</th>
-                <th>Payload</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.slice(0, perPage).map((event) => (
+          // In a box that scrolls sideways on a narrow screen, so the page itself does not.
+          <div class="table-scroll">
+            <table>
+              <thead>
                 <tr>
-                  <td safe>{event.received_at.toISOString()}</td>
-                  <td safe>{event.source}</td>
-                  <td safe>{event.kind}</td>
-                  <td>
-                    <code safe>{JSON.stringify(event.payload)}</code>
-                  </td>
+                  <th>When</th>
+                  <th>Source</th>
+                  <th>Kind</th>
+                  <th>Payload</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {events.slice(0, perPage).map((event) => (
+                  <tr>
+                    <td safe>{event.received_at.toISOString()}</td>
+                    <td safe>{event.source}</td>
+                    <td safe>{event.kind}</td>
+                    <td class="long">
+                      <code safe>{JSON.stringify(event.payload)}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
         <p>
           {page > 1 ? <a href={`/events?page=${page - 1}`}>Newer</a> : ""} {hasMore ? <a href={`/events?page=${page + 1}`}>Older</a> : ""}

@@ -6,18 +6,44 @@ import { EndpointConfigSchema } from "../src/config/schema.ts";
 
 const target = join(import.meta.dir, "..", "schema", "endpoint.schema.json");
 
-/** Numbers and switches may also be written as ${VAR} (the loader interpolates before it checks types). */
-function allowVariables(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(allowVariables);
-  if (!node || typeof node !== "object") return node;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node)) out[key] = allowVariables(value);
-  if (out.type === "integer" || out.type === "boolean" || out.type === "number")
-    return { anyOf: [out, { type: "string", pattern: "\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}" }] };
-  return out;
+/**
+ * Text the loader substitutes (src/config/interpolate.ts): a ${NAME} or ${NAME:-default} anywhere in the string,
+ * unless escaped as $${…}. test/config/json-schema.test.ts holds it to interpolate()'s own answer.
+ */
+const VARIABLE_PATTERN = "(^|[^$])\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}";
+const VARIABLE = { type: "string", pattern: VARIABLE_PATTERN };
+
+type Schema = Record<string, unknown>;
+
+/** A value whose check the loader makes on the text after substitution, so ${VAR} may stand in for it. */
+function checksSubstitutedText(schema: Schema): boolean {
+  if (schema.type === "integer" || schema.type === "number" || schema.type === "boolean" || "const" in schema) return true;
+  return schema.type === "string" && (schema.pattern !== undefined || schema.maxLength !== undefined);
 }
 
-const schema = allowVariables(JSON.parse(JSON.stringify(EndpointConfigSchema))) as object;
+/**
+ * The schema as the loader applies it to YAML (src/config/check-schema.ts): ${VAR} is substituted in every string
+ * value before types, patterns and choices are checked, so each such value also accepts a string holding a variable;
+ * mapping keys are taken as written, and one that matches none of the key patterns (a group "Ops Team") is refused.
+ */
+function followLoader(schema: Schema): Schema {
+  const out: Schema = { ...schema };
+  for (const map of ["properties", "patternProperties"] as const)
+    if (out[map]) out[map] = Object.fromEntries(Object.entries(out[map] as Record<string, Schema>).map(([key, child]) => [key, followLoader(child)]));
+  if (out.patternProperties && out.additionalProperties === undefined) out.additionalProperties = false;
+  if (out.items) out.items = followLoader(out.items as Schema);
+  if (Array.isArray(out.anyOf)) {
+    const alternatives = out.anyOf as Schema[];
+    // A choice between plain values (30m or 1800; true, false or "auto") gets one more alternative, not one each.
+    if (alternatives.every(checksSubstitutedText)) return { ...out, anyOf: [...alternatives, VARIABLE] };
+    return { ...out, anyOf: alternatives.map(followLoader) };
+  }
+  if (!checksSubstitutedText(out)) return out;
+  const { description, ...value } = out;
+  return { ...(description === undefined ? {} : { description }), anyOf: [value, VARIABLE] };
+}
+
+const schema = followLoader(JSON.parse(JSON.stringify(EndpointConfigSchema)) as Schema);
 const document = `${JSON.stringify({ $schema: "http://json-schema.org/draft-07/schema#", $id: "https://endpoint.dev/schema/endpoint.schema.json", ...schema }, null, 2)}\n`;
 
 if (process.argv.includes("--check")) {

@@ -23,7 +23,6 @@ async function effectiveTable(args: Record<string, unknown>): Promise<{ config: 
 
 export const routesCommand = command({
   name: "routes",
-  description: "Print the effective route table: built-in routes and those of endpoint.yaml",
   args: { json: { type: "boolean", description: "Print JSON" } },
   async run({ args }) {
     const { table } = await effectiveTable(args);
@@ -50,7 +49,6 @@ export const routesCommand = command({
 
 export const canCommand = command({
   name: "can",
-  description: "Say whether a user (or a token) may call a route, and which rule decides (exit 0 yes, 1 no)",
   args: {
     username: { type: "string", description: "The user to check", valueHint: "U" },
     token: { type: "string", description: "A token id to check (with its owner's groups and its route scope)", valueHint: "ID" },

@@ -6,7 +6,6 @@ import { loadOptionalConfig, resolveDatabaseUrl } from "../options.ts";
 
 export const checkCommand = command({
   name: "check",
-  description: "Audit the setup: --deploy checks secret, https, cookies, proxies and other production settings (exit 1 on any finding)",
   args: {
     deploy: { type: "boolean", description: "Check the production settings" },
     json: { type: "boolean", description: "Print the findings as JSON" },

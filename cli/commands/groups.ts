@@ -11,7 +11,6 @@ const membernameArg = { membername: { type: "string", description: "The member's
 
 export const addGroupCommand = command({
   name: "add-group",
-  description: "Create a group",
   args: { ...groupnameArg, description: { type: "string", description: "What the group is for", valueHint: "D" } },
   async run({ args }) {
     await withDatabase(args, async ({ db }) => {
@@ -23,7 +22,6 @@ export const addGroupCommand = command({
 
 export const removeGroupCommand = command({
   name: "remove-group",
-  description: "Remove a group and its memberships (not the admin group, nor a group endpoint.yaml declares)",
   args: groupnameArg,
   async run({ args }) {
     const rules = await rulesFor(args);
@@ -36,7 +34,6 @@ export const removeGroupCommand = command({
 
 export const listGroupsCommand = command({
   name: "list-groups",
-  description: "List groups with their members",
   args: { json: { type: "boolean", description: "Print JSON" } },
   async run({ args }) {
     const rules = await rulesFor(args);
@@ -53,7 +50,6 @@ export const listGroupsCommand = command({
 
 export const addGroupMemberCommand = command({
   name: "add-group-member",
-  description: "Add a user to a group",
   args: { ...groupnameArg, ...membernameArg },
   async run({ args }) {
     const rules = await rulesFor(args);
@@ -66,7 +62,6 @@ export const addGroupMemberCommand = command({
 
 export const removeGroupMemberCommand = command({
   name: "remove-group-member",
-  description: "Remove a user from a group (not the last active member of the admin group)",
   args: { ...groupnameArg, ...membernameArg },
   async run({ args }) {
     const rules = await rulesFor(args);

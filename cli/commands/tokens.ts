@@ -15,7 +15,7 @@ import { printJson, printTable } from "../output.ts";
 const iso = (d: Date | null) => (d ? d.toISOString() : "-");
 
 export const tokenCommand = defineCommand({
-  meta: { name: "token", description: "Create, list and revoke API tokens" },
+  meta: { name: "token" },
   subCommands: {
     create: command({
       name: "create",

@@ -17,7 +17,6 @@ const passwordArgs = {
 
 export const addUserCommand = command({
   name: "add-user",
-  description: "Create a user (asks for the password on a terminal when neither password option is given)",
   args: { ...usernameArg, ...passwordArgs },
   async run({ args }) {
     const password = await readPassword(args);
@@ -30,7 +29,6 @@ export const addUserCommand = command({
 
 export const setPasswordCommand = command({
   name: "set-password",
-  description: "Set a user's password; their sessions end and their tokens stop working",
   args: { ...usernameArg, ...passwordArgs },
   async run({ args }) {
     const password = await readPassword(args);
@@ -43,7 +41,6 @@ export const setPasswordCommand = command({
 
 export const removeUserCommand = command({
   name: "remove-user",
-  description: "Remove a user with their memberships, sessions and tokens",
   args: usernameArg,
   async run({ args }) {
     const rules = await rulesFor(args);
@@ -56,7 +53,6 @@ export const removeUserCommand = command({
 
 export const disableUserCommand = command({
   name: "disable-user",
-  description: "Disable a user: their sessions end and their tokens are refused until enabled again",
   args: usernameArg,
   async run({ args }) {
     const rules = await rulesFor(args);
@@ -69,7 +65,6 @@ export const disableUserCommand = command({
 
 export const enableUserCommand = command({
   name: "enable-user",
-  description: "Enable a disabled user again",
   args: usernameArg,
   async run({ args }) {
     const rules = await rulesFor(args);
@@ -82,7 +77,6 @@ export const enableUserCommand = command({
 
 export const listUsersCommand = command({
   name: "list-users",
-  description: "List users with their groups",
   args: { json: { type: "boolean", description: "Print JSON" } },
   async run({ args }) {
     await withDatabase(args, async ({ db }) => {
@@ -98,7 +92,6 @@ export const listUsersCommand = command({
 
 export const unlockUserCommand = command({
   name: "unlock-user",
-  description: "Clear a user's login lock-out after too many failed sign-ins",
   args: usernameArg,
   async run({ args }) {
     await withDatabase(args, async ({ db }) => {
@@ -111,7 +104,6 @@ export const unlockUserCommand = command({
 
 export const unlockAddressCommand = command({
   name: "unlock-address",
-  description: "Clear a client address's login lock-out after too many failed sign-ins from it",
   args: { address: { type: "string", description: "The client address, as the lock-out list shows it", required: true, valueHint: "A" } },
   async run({ args }) {
     const address = args.address.trim();

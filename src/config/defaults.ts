@@ -19,7 +19,7 @@ export interface RawRoute {
   description?: string;
 }
 export interface RawConfig {
-  server?: { host?: string; port?: number; public_url?: string; trusted_proxies?: number; body_limit?: string | number; openapi?: Config["server"]["openapi"]; shutdown_grace?: string | number };
+  server?: { host?: string; port?: number; public_url?: string; allowed_hosts?: string[]; trusted_proxies?: number; body_limit?: string | number; openapi?: Config["server"]["openapi"]; shutdown_grace?: string | number };
   database?: { url?: string };
   auth?: {
     session?: { idle_timeout?: string | number; absolute_timeout?: string | number; reauth_after?: string | number };
@@ -96,6 +96,7 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
       host: server.host ?? "127.0.0.1",
       port,
       publicUrl,
+      allowedHosts: (server.allowed_hosts ?? []).map((host) => host.toLowerCase()),
       trustedProxies: server.trusted_proxies ?? 0,
       bodyLimitBytes,
       openapi: server.openapi ?? "authenticated",

@@ -1,6 +1,6 @@
 // Resolving `handler: <module>.<export>` to a handler made with defineHandler in routes/<module>.ts(x).
 import { existsSync, readdirSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import type { Handler } from "../handlers/define-handler.ts";
 import { hasHandlerMark } from "./handler-mark.ts";
 
@@ -60,6 +60,15 @@ export async function resolveHandler(routesDir: string, reference: string): Prom
   if (!isHandler(exports[name]))
     return { code: "not-a-handler", message: `'${reference}' is not a handler: make it with defineHandler({ handle(...) { … } })` };
   return exports[name] as Handler;
+}
+
+/**
+ * Drop the handler modules under `routesDir` (and what they import from there) from the module cache, so the
+ * next import reads the files as they are now. The rest (Endpoint itself, node_modules) stays loaded.
+ */
+export function forgetHandlerModules(routesDir: string): void {
+  const prefix = resolve(routesDir) + sep;
+  for (const file of Object.keys(require.cache)) if (file.startsWith(prefix)) delete require.cache[file];
 }
 
 /** Every handler the config's routes name, keyed by reference; throws if one fails (validate first). */

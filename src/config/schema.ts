@@ -13,6 +13,13 @@ export const ServerSection = t.Object(
     host: t.Optional(t.String({ minLength: 1, maxLength: 255, description: "Address to listen on (default 127.0.0.1)" })),
     port: t.Optional(t.Integer({ minimum: 1, maximum: 65535, description: "Port to listen on (default 8000)" })),
     public_url: t.Optional(t.String({ pattern: "^https?://[^/?#\\s]+/?$", description: "The site's address as browsers see it, e.g. https://endpoint.example (default http://localhost:<port>)" })),
+    allowed_hosts: t.Optional(
+      t.Array(t.String({ minLength: 1, maxLength: 261, pattern: "^(\\.?[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?$" }), {
+        maxItems: 100,
+        description:
+          "Host names the server answers for besides public_url's (production refuses any other Host with 400), e.g. [www.example.com, .example.com]; a leading dot takes subdomains, a port only that port",
+      }),
+    ),
     trusted_proxies: t.Optional(t.Integer({ minimum: 0, maximum: 10, description: "How many proxies (nginx…) stand in front; X-Forwarded-For is believed only that far (default 0)" })),
     body_limit: t.Optional(
       t.Union([t.String({ pattern: "^\\s*\\d{1,12}\\s*([bB]|[kKmM][bB]|[kKmM][iI][bB])?\\s*$" }), t.Integer({ minimum: 1 })], {
@@ -124,6 +131,8 @@ export interface Config {
     host: string;
     port: number;
     publicUrl: string;
+    /** server.allowed_hosts, lower-cased. */
+    allowedHosts: readonly string[];
     trustedProxies: number;
     bodyLimitBytes: number;
     openapi: "public" | "authenticated" | "off";

@@ -1,16 +1,21 @@
 /** @jsxImportSource @kitajs/html */
-// The account page every signed-in user has: their groups, the routes they may call, a password change form
-// and their own API tokens. Forms work without JavaScript and carry the session's CSRF token.
+// The account page every signed-in user has: their groups, the routes they may call, a password change form,
+// their sessions (end one, or all) and their own API tokens. Forms work without JavaScript and carry the session's
+// CSRF token.
 import { escapeHtml } from "@kitajs/html";
 import type { Principal } from "../auth/principal.ts";
+import type { SessionSummary } from "../auth/sessions.ts";
 import type { TokenSummary } from "../accounts/tokens.ts";
 import { Layout } from "./layout.tsx";
-import { Messages, TokenOnce, TokenTable } from "./parts.tsx";
+import { Messages, TokenOnce, TokenTable, when } from "./parts.tsx";
 
 export interface AccountPageProps {
   principal: Principal;
   csrfToken: string;
+  /** A member of the configured admin group: the header links to /admin. */
+  isAdmin: boolean;
   routes: Array<{ name: string; method: string; path: string }>;
+  sessions: SessionSummary[];
   tokens: TokenSummary[];
   notice?: string;
   error?: string;
@@ -18,9 +23,9 @@ export interface AccountPageProps {
   newToken?: string;
 }
 
-export function AccountPage({ principal, csrfToken, routes, tokens, notice, error, newToken }: AccountPageProps): JSX.Element {
+export function AccountPage({ principal, csrfToken, isAdmin, routes, sessions, tokens, notice, error, newToken }: AccountPageProps): JSX.Element {
   return (
-    <Layout title="Your account" principal={principal} csrfToken={csrfToken}>
+    <Layout title="Your account" principal={principal} csrfToken={csrfToken} isAdmin={isAdmin}>
       <h1 safe>{principal.username}</h1>
       <Messages notice={notice} error={error} />
       <TokenOnce token={newToken} />
@@ -51,6 +56,15 @@ export function AccountPage({ principal, csrfToken, routes, tokens, notice, erro
         </label>
         <button type="submit">Change password</button>
       </form>
+      <h2>Where you are signed in</h2>
+      <SessionTable sessions={sessions} csrfToken={csrfToken} />
+      <form method="post" action="/logout/everywhere" class="inline">
+        <input type="hidden" name="_csrf" value={csrfToken} />
+        <button type="submit" class="danger">
+          Sign out everywhere
+        </button>
+      </form>{" "}
+      <span class="muted">Ends every session above, this one included.</span>
       <h2>Your API tokens</h2>
       <TokenTable
         tokens={tokens}
@@ -88,5 +102,44 @@ export function AccountPage({ principal, csrfToken, routes, tokens, notice, erro
         <button type="submit">Create token</button>
       </form>
     </Layout>
+  );
+}
+
+/** The user's sessions, each with an End button; the one this page was asked for is marked. */
+function SessionTable({ sessions, csrfToken }: { sessions: SessionSummary[]; csrfToken: string }): JSX.Element {
+  return (
+    <div class="table-scroll">
+      <table>
+        <thead>
+          <tr>
+            <th>Signed in</th>
+            <th>Last seen</th>
+            <th>Address</th>
+            <th>Browser</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          {sessions.map((session) => (
+            <tr>
+              <td class="when" safe>{when(session.createdAt)}</td>
+              <td class="when" safe>{when(session.lastSeenAt)}</td>
+              <td safe>{session.clientAddress ?? "—"}</td>
+              <td class="long" safe>{session.userAgent ?? "—"}</td>
+              <td>
+                {session.current ? <span class="tag">this one</span> : ""}{" "}
+                <form method="post" action="/account/sessions/end" class="inline">
+                  <input type="hidden" name="_csrf" value={csrfToken} />
+                  <input type="hidden" name="session" value={session.handle} />
+                  <button type="submit" title={session.current ? "Ends this session: you will be signed out" : "Ends that session"}>
+                    End
+                  </button>
+                </form>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

@@ -14,6 +14,8 @@ import { Messages, TokenOnce, TokenTable, when } from "./parts.tsx";
 export interface AdminFrame {
   principal: Principal;
   csrfToken: string;
+  /** Whether the header links to /admin: always so for the admin group's members, the only ones who see these pages. */
+  isAdmin: boolean;
   notice?: string;
   error?: string;
 }
@@ -36,7 +38,7 @@ export function UsersPage(props: AdminFrame & { users: UserSummary[]; total: num
   const { users, total, page, perPage, search } = props;
   const query = (p: number) => `/admin/users?page=${p}${search ? `&search=${encodeURIComponent(search)}` : ""}`;
   return (
-    <Layout title="Users" principal={props.principal} csrfToken={props.csrfToken}>
+    <Layout title="Users" principal={props.principal} csrfToken={props.csrfToken} isAdmin={props.isAdmin}>
       <h1>Users</h1>
       <Nav />
       <Messages notice={props.notice} error={props.error} />
@@ -44,30 +46,32 @@ export function UsersPage(props: AdminFrame & { users: UserSummary[]; total: num
         <input name="search" value={search} placeholder="Search usernames" maxlength="64" />
         <button type="submit">Search</button>
       </form>
-      <table>
-        <thead>
-          <tr>
-            <th>Username</th>
-            <th>Status</th>
-            <th>Groups</th>
-            <th>Created</th>
-          </tr>
-        </thead>
-        <tbody>
-          {users.map((user) => (
+      <div class="table-scroll">
+        <table>
+          <thead>
             <tr>
-              <td>
-                <a href={`/admin/users/${encodeURIComponent(user.username)}`} safe>
-                  {user.username}
-                </a>
-              </td>
-              <td>{user.disabled ? "disabled" : "active"}</td>
-              <td>{escapeHtml(user.groups.join(", ") || "—")}</td>
-              <td safe>{when(user.created_at)}</td>
+              <th>Username</th>
+              <th>Status</th>
+              <th>Groups</th>
+              <th>Created</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {users.map((user) => (
+              <tr>
+                <td>
+                  <a href={`/admin/users/${encodeURIComponent(user.username)}`} safe>
+                    {user.username}
+                  </a>
+                </td>
+                <td>{user.disabled ? "disabled" : "active"}</td>
+                <td class="long">{escapeHtml(user.groups.join(", ") || "—")}</td>
+                <td class="when" safe>{when(user.created_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <p class="muted">
         {escapeHtml(`${total} user${total === 1 ? "" : "s"}`)} {page > 1 ? <a href={query(page - 1)}>Previous</a> : ""}{" "}
         {page * perPage < total ? <a href={query(page + 1)}>Next</a> : ""}
@@ -93,7 +97,7 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
   const { user, tokens } = props;
   const base = `/admin/users/${encodeURIComponent(user.username)}`;
   return (
-    <Layout title={user.username} principal={props.principal} csrfToken={props.csrfToken}>
+    <Layout title={user.username} principal={props.principal} csrfToken={props.csrfToken} isAdmin={props.isAdmin}>
       <h1 safe>{user.username}</h1>
       <Nav />
       <Messages notice={props.notice} error={props.error} />
@@ -131,7 +135,7 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
 
 export function TokensPage(props: AdminFrame & { tokens: TokenSummary[] }): JSX.Element {
   return (
-    <Layout title="Tokens" principal={props.principal} csrfToken={props.csrfToken}>
+    <Layout title="Tokens" principal={props.principal} csrfToken={props.csrfToken} isAdmin={props.isAdmin}>
       <h1>Tokens</h1>
       <Nav />
       <Messages notice={props.notice} error={props.error} />
@@ -143,63 +147,65 @@ export function TokensPage(props: AdminFrame & { tokens: TokenSummary[] }): JSX.
 
 export function GroupsPage(props: AdminFrame & { groups: GroupSummary[] }): JSX.Element {
   return (
-    <Layout title="Groups" principal={props.principal} csrfToken={props.csrfToken}>
+    <Layout title="Groups" principal={props.principal} csrfToken={props.csrfToken} isAdmin={props.isAdmin}>
       <h1>Groups</h1>
       <Nav />
       <Messages notice={props.notice} error={props.error} />
-      <table>
-        <thead>
-          <tr>
-            <th>Group</th>
-            <th>Description</th>
-            <th>Members</th>
-            <th>Add a member</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.groups.map((group) => (
+      <div class="table-scroll">
+        <table>
+          <thead>
             <tr>
-              <td>
-                <span safe>{group.name}</span>
-                {group.declared ? (
-                  <>
-                    {" "}
-                    <span class="tag" title="Declared in endpoint.yaml: created at start-up, cannot be deleted here">
-                      declared
-                    </span>
-                  </>
-                ) : (
-                  ""
-                )}
-              </td>
-              <td safe>{group.description}</td>
-              <td>
-                {group.members.map((member) => (
-                  <span class="member">
-                    <span safe>{member}</span>{" "}
-                    <a href={`/admin/groups/${encodeURIComponent(group.name)}/members/${encodeURIComponent(member)}/remove`} title="Remove from group">
-                      remove…
-                    </a>{" "}
-                  </span>
-                ))}
-              </td>
-              <td>
-                <form method="post" action={`/admin/groups/${encodeURIComponent(group.name)}/members`} class="inline">
-                  <Csrf token={props.csrfToken} />
-                  <input name="username" required maxlength="64" placeholder="username" />
-                  <button type="submit">Add</button>
-                </form>
-                {group.declared ? "" : (
-                  <>
-                    {" "}
-                    <a href={`/admin/groups/${encodeURIComponent(group.name)}/delete`}>Delete…</a>
-                  </>
-                )}
-              </td>
+              <th>Group</th>
+              <th>Description</th>
+              <th>Members</th>
+              <th>Add a member</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {props.groups.map((group) => (
+              <tr>
+                <td>
+                  <span safe>{group.name}</span>
+                  {group.declared ? (
+                    <>
+                      {" "}
+                      <span class="tag" title="Declared in endpoint.yaml: created at start-up, cannot be deleted here">
+                        declared
+                      </span>
+                    </>
+                  ) : (
+                    ""
+                  )}
+                </td>
+                <td class="long" safe>{group.description}</td>
+                <td>
+                  {group.members.map((member) => (
+                    <span class="member">
+                      <span safe>{member}</span>{" "}
+                      <a href={`/admin/groups/${encodeURIComponent(group.name)}/members/${encodeURIComponent(member)}/remove`} title="Remove from group">
+                        remove…
+                      </a>{" "}
+                    </span>
+                  ))}
+                </td>
+                <td>
+                  <form method="post" action={`/admin/groups/${encodeURIComponent(group.name)}/members`} class="inline">
+                    <Csrf token={props.csrfToken} />
+                    <input name="username" required maxlength="64" placeholder="username" />
+                    <button type="submit">Add</button>
+                  </form>
+                  {group.declared ? "" : (
+                    <>
+                      {" "}
+                      <a href={`/admin/groups/${encodeURIComponent(group.name)}/delete`}>Delete…</a>
+                    </>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <h2>New group</h2>
       <form class="stack" method="post" action="/admin/groups">
         <Csrf token={props.csrfToken} />
@@ -221,7 +227,7 @@ export function ConfirmPage(
   props: AdminFrame & { question: string; action: string; back: string; fields?: Record<string, string>; confirm?: string },
 ): JSX.Element {
   return (
-    <Layout title="Confirm" principal={props.principal} csrfToken={props.csrfToken}>
+    <Layout title="Confirm" principal={props.principal} csrfToken={props.csrfToken} isAdmin={props.isAdmin}>
       <h1>Are you sure?</h1>
       <p safe>{props.question}</p>
       <form method="post" action={props.action} class="inline">
@@ -241,35 +247,37 @@ export function ConfirmPage(
 export function AuditLogPage(props: AdminFrame & { audit: AuditPage; page: number; perPage: number }): JSX.Element {
   const { audit, page, perPage } = props;
   return (
-    <Layout title="Audit log" principal={props.principal} csrfToken={props.csrfToken}>
+    <Layout title="Audit log" principal={props.principal} csrfToken={props.csrfToken} isAdmin={props.isAdmin}>
       <h1>Audit log</h1>
       <Nav />
-      <table>
-        <thead>
-          <tr>
-            <th>When</th>
-            <th>Who</th>
-            <th>From</th>
-            <th>What</th>
-            <th>Target</th>
-            <th>Detail</th>
-          </tr>
-        </thead>
-        <tbody>
-          {audit.entries.map((entry) => (
+      <div class="table-scroll">
+        <table>
+          <thead>
             <tr>
-              <td safe>{when(entry.at)}</td>
-              <td safe>{entry.actor}</td>
-              <td safe>{`${entry.source}${entry.client_address ? ` ${entry.client_address}` : ""}`}</td>
-              <td safe>{entry.action}</td>
-              <td safe>{entry.target}</td>
-              <td>
-                <code safe>{JSON.stringify(entry.detail)}</code>
-              </td>
+              <th>When</th>
+              <th>Who</th>
+              <th>From</th>
+              <th>What</th>
+              <th>Target</th>
+              <th>Detail</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {audit.entries.map((entry) => (
+              <tr>
+                <td class="when" safe>{when(entry.at)}</td>
+                <td safe>{entry.actor}</td>
+                <td safe>{`${entry.source}${entry.client_address ? ` ${entry.client_address}` : ""}`}</td>
+                <td safe>{entry.action}</td>
+                <td safe>{entry.target}</td>
+                <td class="long">
+                  <code safe>{JSON.stringify(entry.detail)}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <p class="muted">
         {page > 1 ? <a href={`/admin/audit?page=${page - 1}`}>Newer</a> : ""} {page * perPage < audit.total ? <a href={`/admin/audit?page=${page + 1}`}>Older</a> : ""}
       </p>
@@ -279,7 +287,7 @@ export function AuditLogPage(props: AdminFrame & { audit: AuditPage; page: numbe
 
 export function LockoutsPage(props: AdminFrame & { lockouts: Lockout[] }): JSX.Element {
   return (
-    <Layout title="Lock-outs" principal={props.principal} csrfToken={props.csrfToken}>
+    <Layout title="Lock-outs" principal={props.principal} csrfToken={props.csrfToken} isAdmin={props.isAdmin}>
       <h1>Lock-outs</h1>
       <Nav />
       <Messages notice={props.notice} error={props.error} />

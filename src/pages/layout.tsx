@@ -8,10 +8,17 @@ export interface LayoutProps {
   principal?: Principal | null;
   /** The session's CSRF token: with it, the header offers a sign-out button (a POST form). */
   csrfToken?: string | null;
+  /** The caller is a member of the configured admin group (auth.admin_group): the header links to /admin. */
+  isAdmin?: boolean;
+  /**
+   * Nobody knows yet who is calling (an error page for a failure that came before authentication): the header
+   * offers a link to the account page, which signs in whoever is not, rather than a "Sign in" that may be wrong.
+   */
+  callerUnknown?: boolean;
   children?: JSX.Element | JSX.Element[];
 }
 
-export function Layout({ title, principal, csrfToken, children }: LayoutProps): JSX.Element {
+export function Layout({ title, principal, csrfToken, isAdmin, callerUnknown, children }: LayoutProps): JSX.Element {
   return (
     <>
       {"<!doctype html>"}
@@ -32,6 +39,13 @@ export function Layout({ title, principal, csrfToken, children }: LayoutProps): 
             <nav>
               {principal ? (
                 <>
+                  {isAdmin ? (
+                    <a class="admin-link" href="/admin">
+                      Admin
+                    </a>
+                  ) : (
+                    ""
+                  )}
                   <a class="who" href="/account" safe>
                     {principal.username}
                   </a>
@@ -44,6 +58,8 @@ export function Layout({ title, principal, csrfToken, children }: LayoutProps): 
                     ""
                   )}
                 </>
+              ) : callerUnknown ? (
+                <a href="/account">Your account</a>
               ) : (
                 <a href="/login">Sign in</a>
               )}

@@ -1,5 +1,6 @@
 /** @jsxImportSource @kitajs/html */
-// Pieces several pages share: the success/error messages, a token shown once, and a table of tokens.
+// Pieces several pages share: the success/error messages, a token shown once, and a table of tokens (in a box that
+// scrolls sideways on a narrow screen, so the page itself never does).
 import { escapeHtml } from "@kitajs/html";
 import type { TokenSummary } from "../accounts/tokens.ts";
 
@@ -45,31 +46,33 @@ export function TokenOnce({ token }: { token?: string }): JSX.Element {
 export function TokenTable({ tokens, revoke, showOwner = true }: { tokens: TokenSummary[]; revoke: (token: TokenSummary) => JSX.Element; showOwner?: boolean }): JSX.Element {
   if (tokens.length === 0) return <p class="muted">No tokens.</p>;
   return (
-    <table>
-      <thead>
-        <tr>
-          {showOwner ? <th>Owner</th> : ""}
-          <th>Name</th>
-          <th>Routes</th>
-          <th>Created</th>
-          <th>Expires</th>
-          <th>Last used</th>
-          <th>State</th>
-        </tr>
-      </thead>
-      <tbody>
-        {tokens.map((token) => (
+    <div class="table-scroll">
+      <table>
+        <thead>
           <tr>
-            {showOwner ? <td safe>{token.owner}</td> : ""}
-            <td safe>{token.name}</td>
-            <td>{escapeHtml(token.routes ? token.routes.join(", ") : "any")}</td>
-            <td safe>{when(token.created_at)}</td>
-            <td safe>{when(token.expires_at)}</td>
-            <td safe>{when(token.last_used_at)}</td>
-            <td>{token.revoked_at ? "revoked" : (revoke(token) as "safe")}</td>
+            {showOwner ? <th>Owner</th> : ""}
+            <th>Name</th>
+            <th>Routes</th>
+            <th>Created</th>
+            <th>Expires</th>
+            <th>Last used</th>
+            <th>State</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {tokens.map((token) => (
+            <tr>
+              {showOwner ? <td safe>{token.owner}</td> : ""}
+              <td class="long" safe>{token.name}</td>
+              <td class="long">{escapeHtml(token.routes ? token.routes.join(", ") : "any")}</td>
+              <td class="when" safe>{when(token.created_at)}</td>
+              <td class="when" safe>{when(token.expires_at)}</td>
+              <td class="when" safe>{when(token.last_used_at)}</td>
+              <td>{token.revoked_at ? "revoked" : (revoke(token) as "safe")}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

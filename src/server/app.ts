@@ -5,7 +5,8 @@ import { Elysia } from "elysia";
 import { EndpointError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { type RequestFacts, requestIdFor } from "./request-context.ts";
-import { prefersHtml, problemResponse, renderFailure } from "./problem.ts";
+import type { PageCaller } from "../pages/error-page.tsx";
+import { pageCaller, prefersHtml, problemResponse, renderFailure } from "./problem.ts";
 import type { Route } from "./route.ts";
 import { type RouteServices, runRoute } from "./pipeline.ts";
 
@@ -27,15 +28,25 @@ export function createApp({ services, table, accessLog = services.log }: AppOpti
 
   // No lifecycle hooks but the error handler: each hook is a cost on every request, so each route's own
   // handler does the request id, the guard (runRoute) and the access log in one go.
-  const app = new Elysia({ normalize: false }).onError(({ code, request, error }) => {
+  const app = new Elysia({ normalize: false }).onError(async ({ code, request, error }) => {
     const info = newFacts(request);
     const asHtml = prefersHtml(request);
     let response: Response;
-    if (code === "NOT_FOUND") response = notFoundOrWrongMethod(table, request, info.requestId, asHtml);
+    if (!services.origins.answersFor(request)) response = unknownHost(info.requestId);
+    else if (code === "NOT_FOUND") response = notFoundOrWrongMethod(table, request, info.requestId, asHtml, asHtml ? await pageCallerOf(request) : undefined);
     else if (code === "PARSE") response = renderFailure(new EndpointError("malformed_body", 400, "the request body could not be read"), services.log, info, asHtml);
     else response = renderFailure(error, services.log, info, asHtml);
     return finish(request, response, info);
   });
+
+  /** Who a 404 page is for: the session cookie, answered from the auth cache when it can be; unknown if that fails. */
+  const pageCallerOf = async (request: Request): Promise<PageCaller | undefined> => {
+    try {
+      return pageCaller(await services.authenticator.authenticate(request, SESSION_ONLY), { rule: { accepts: SESSION_ONLY } }, services.config);
+    } catch {
+      return undefined;
+    }
+  };
 
   for (const entry of table) {
     app.route(
@@ -43,6 +54,7 @@ export function createApp({ services, table, accessLog = services.log }: AppOpti
       entry.path,
       ({ request, params }: { request: Request; params: Record<string, string> }) => {
         const info = newFacts(request);
+        if (!entry.anyHost && !services.origins.answersFor(request)) return finish(request, unknownHost(info.requestId), info);
         const answered = runRoute(entry, services, request, params ?? {}, info);
         return answered instanceof Promise ? answered.then((response) => finish(request, response, info)) : finish(request, answered, info);
       },
@@ -66,7 +78,14 @@ export function assertEveryRouteGuarded(app: Elysia<any, any, any, any, any, any
     throw new Error(`refusing to start: routes mounted outside the guarded route table: ${unguarded.map((r) => `${r.method} ${r.path}`).join(", ")}`);
 }
 
-function notFoundOrWrongMethod(table: readonly Route[], request: Request, requestId: string, asHtml: boolean): Response {
+/** A Host the server does not answer for: 400, always problem+json (no page, no links built from that Host). */
+function unknownHost(requestId: string): Response {
+  return problemResponse({ status: 400, code: "unknown_host", detail: "this server does not answer for the host this request was addressed to" }, requestId, false);
+}
+
+const SESSION_ONLY = ["session"] as const;
+
+function notFoundOrWrongMethod(table: readonly Route[], request: Request, requestId: string, asHtml: boolean, caller?: PageCaller): Response {
   const path = new URL(request.url).pathname;
   const allowed = table.filter((e) => e.pattern.test(path)).map((e) => e.method);
   if (allowed.length > 0)
@@ -74,8 +93,9 @@ function notFoundOrWrongMethod(table: readonly Route[], request: Request, reques
       { status: 405, code: "method_not_allowed", detail: `this path answers ${allowed.join(", ")}`, headers: { Allow: allowed.join(", ") } },
       requestId,
       asHtml,
+      caller,
     );
-  return problemResponse({ status: 404, code: "not_found", detail: "there is nothing at this address" }, requestId, asHtml);
+  return problemResponse({ status: 404, code: "not_found", detail: "there is nothing at this address" }, requestId, asHtml, caller);
 }
 
 function logRequest(log: Logger, request: Request, status: number, info: RequestFacts, services: RouteServices): void {

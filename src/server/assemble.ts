@@ -77,8 +77,9 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     const readiness =
       options.checkReadiness ?? (async (): Promise<Readiness> => ({ ready: true, database: "ok", pendingMigrations: 0, lastMigration: null, configHash: current.hash }));
     const table = buildRouteTable(current, handlers, allBuiltinRoutes(current));
-    const origins = new AcceptedOrigins(current.server.publicUrl);
+    const origins = new AcceptedOrigins(current.server.publicUrl, current.server.allowedHosts);
     if (options.mode === "development") origins.allowLoopback(listeningPort ?? current.server.port);
+    else origins.enforceHosts();
     builtOrigins = origins;
     const endpoint: EndpointServices = { db: database.db, cache, codec, gate, passwords, setupLink, origins, readiness, routes: table };
     const app = createApp({

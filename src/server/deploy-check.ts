@@ -27,6 +27,12 @@ export function checkDeployment(config: Config, env: Record<string, string | und
   if (["localhost", "127.0.0.1", "[::1]"].includes(url.hostname)) add("public-url-default", "server.public_url points at this machine, so sign-in forms from the real site fail the origin check", "set server.public_url to the address browsers use");
   if (!config.auth.cookieSecure) add("cookie-not-secure", "the session cookie is sent without Secure", "use an https public_url (cookie.secure: auto) or set auth.cookie.secure: true");
   if (config.server.trustedProxies === 0) add("trusted-proxies-unset", "server.trusted_proxies is 0: behind nginx every client would look like 127.0.0.1, and login throttling would lock out everyone at once", "set server.trusted_proxies: 1 when nginx is in front (deploy/nginx-site.conf)");
+  if (config.server.trustedProxies > 0 && config.server.allowedHosts.length === 0)
+    add(
+      "allowed-hosts-empty",
+      `server.allowed_hosts is empty behind a proxy: requests for any name but ${url.hostname} get 400, and nothing states which names nginx may forward`,
+      `list the names nginx's server_name forwards, e.g. server.allowed_hosts: [${url.hostname}]`,
+    );
   if (!databaseUrl || databaseUrl.startsWith("pglite:")) add("database-embedded", "the embedded PGlite database serves one process only: no second instance, and the CLI cannot run beside the server", "use PostgreSQL: DATABASE_URL=postgres://endpoint@localhost/endpoint");
   if (config.server.host === "0.0.0.0" || config.server.host === "::") add("listening-everywhere", `server.host is ${config.server.host}: the app is reachable around nginx`, "listen on 127.0.0.1 and let nginx face the network");
   if (config.server.shutdownGraceSeconds > 60) add("shutdown-grace-long", `server.shutdown_grace is ${config.server.shutdownGraceSeconds}s, longer than systemd waits (TimeoutStopSec=30)`, "keep shutdown_grace under TimeoutStopSec");

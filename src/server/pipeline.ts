@@ -13,10 +13,11 @@ import type { Config } from "../config/schema.ts";
 import { isCreated } from "../handlers/created.ts";
 import { html, isHtmlPage } from "../handlers/html.ts";
 import { ConfirmPasswordPage, SUDO_PASSWORD_FIELD } from "../pages/confirm-password-page.tsx";
+import type { PageCaller } from "../pages/error-page.tsx";
 import { InputFields, METHODS_WITH_BODY, queryFields, readBody, readForm, validateParams, validateQuery } from "./input.ts";
 import type { Logger } from "../logger.ts";
 import type { RequestFacts } from "./request-context.ts";
-import { prefersHtml, problemResponse, renderFailure } from "./problem.ts";
+import { pageCaller, prefersHtml, problemResponse, renderFailure } from "./problem.ts";
 import { valueResponse } from "./respond.ts";
 import type { AcceptedOrigins } from "../auth/origins.ts";
 import type { Route } from "./route.ts";
@@ -79,11 +80,11 @@ function guarded(
   const decision = decide(entry.rule, auth.principal);
   if (decision.outcome !== "allow") {
     facts.deniedBecause = auth.failure ? `${auth.failure}; ${decision.because}` : decision.because;
-    return refuse(entry, decision.outcome, request, facts.requestId, asHtml);
+    return refuse(entry, decision.outcome, request, facts.requestId, asHtml, pageCaller(auth, entry, services.config));
   }
   if (METHODS_WITH_BODY.has(request.method)) return withBody(entry, services, request, params, facts, asHtml, auth);
   // GET and HEAD: no body, no form, no CSRF check (safe methods change nothing).
-  const fail = (error: unknown) => renderFailure(error, services.log, facts, asHtml);
+  const fail = (error: unknown) => renderFailure(error, services.log, facts, asHtml, pageCaller(auth, entry, services.config));
   try {
     const context = new RequestContext(entry, services, request, facts.requestId, auth.principal, auth.session ?? null, undefined);
     context.params = validateParams(entry, params);
@@ -121,7 +122,12 @@ async function withBody(
       const refusal = csrfRefusal(request, services, auth.session.csrfToken, form);
       if (refusal) {
         facts.deniedBecause = refusal;
-        return problemResponse({ status: 403, code: "csrf_failed", detail: "this request did not come from a page of this site; reload the page and try again" }, facts.requestId, asHtml);
+        return problemResponse(
+          { status: 403, code: "csrf_failed", detail: "this request did not come from a page of this site; reload the page and try again" },
+          facts.requestId,
+          asHtml,
+          pageCaller(auth, entry, services.config),
+        );
       }
       // Sudo mode's confirmation page posts the original form back with the password: check it, then go on.
       if (form?.has(SUDO_PASSWORD_FIELD)) {
@@ -149,10 +155,10 @@ async function withBody(
       try {
         return await valueResponse(confirmPasswordPage(request, auth, form, error.what, 403), facts.requestId, true);
       } catch (inner) {
-        return renderFailure(inner, services.log, facts, asHtml);
+        return renderFailure(inner, services.log, facts, asHtml, pageCaller(auth, entry, services.config));
       }
     }
-    return renderFailure(error, services.log, facts, asHtml);
+    return renderFailure(error, services.log, facts, asHtml, pageCaller(auth, entry, services.config));
   }
 }
 
@@ -229,7 +235,7 @@ function confirmPasswordPage(request: Request, auth: AuthResult, form: InputFiel
   );
 }
 
-function refuse(entry: Route, outcome: "unauthenticated" | "forbidden", request: Request, requestId: string, asHtml: boolean): Response {
+function refuse(entry: Route, outcome: "unauthenticated" | "forbidden", request: Request, requestId: string, asHtml: boolean, caller: PageCaller | undefined): Response {
   if (outcome === "unauthenticated") {
     // A browser that may sign in is sent to the login page, and brought back afterwards.
     if (asHtml && request.method === "GET" && entry.rule.accepts.includes("session")) {
@@ -247,11 +253,11 @@ function refuse(entry: Route, outcome: "unauthenticated" | "forbidden", request:
     }
     const headers: Record<string, string> = {};
     if (entry.rule.accepts.includes("token")) headers["WWW-Authenticate"] = 'Bearer realm="endpoint"';
-    return problemResponse({ status: 401, code: "unauthenticated", detail: "sign in or present a valid API token to use this route", headers }, requestId, asHtml);
+    return problemResponse({ status: 401, code: "unauthenticated", detail: "sign in or present a valid API token to use this route", headers }, requestId, asHtml, caller);
   }
   const headers: Record<string, string> = {};
   if (entry.rule.accepts.includes("token")) headers["WWW-Authenticate"] = 'Bearer realm="endpoint", error="insufficient_scope"';
-  return problemResponse({ status: 403, code: "forbidden", detail: "you are signed in but not allowed to use this route", headers }, requestId, asHtml);
+  return problemResponse({ status: 403, code: "forbidden", detail: "you are signed in but not allowed to use this route", headers }, requestId, asHtml, caller);
 }
 
 /** Why a cookie-authenticated, state-changing request fails the CSRF checks, or null when it passes. */

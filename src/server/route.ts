@@ -21,6 +21,8 @@ export interface Route {
   validators: { params?: TypeCheck<TSchema>; query?: TypeCheck<TSchema>; body?: TypeCheck<TSchema>; response?: TypeCheck<TSchema> };
   /** Matches a concrete path (for 405 answers). */
   pattern: RegExp;
+  /** Answered whatever the Host (health probes from load balancers and monitors often use the bare address). */
+  anyHost?: boolean;
 }
 
 /** Who may call a route, without its name (the builder adds it). */
@@ -41,6 +43,7 @@ export interface RouteSpec {
   access: Access;
   description: string;
   handler: Handler;
+  anyHost?: boolean;
 }
 
 /** One of Endpoint's own routes. */
@@ -56,6 +59,7 @@ export function builtinRoute(spec: RouteSpec): Route {
     handler: spec.handler,
     validators: compileValidators(spec.handler),
     pattern: pathPattern(spec.path),
+    anyHost: spec.anyHost,
   };
 }
 

@@ -1,10 +1,12 @@
 // Starting and stopping the HTTP server: load and check the config, open the database, build the route table,
 // listen, and on SIGTERM/SIGINT finish what is in flight before closing the database.
+import { isAbsolute, relative } from "node:path";
 import type { Server } from "bun";
 import { type Kysely, sql } from "kysely";
 import { MIGRATIONS_DIR, migrateToLatest, migrationStatus } from "../../db/migrate.ts";
 import { type DatabaseHandle, openDatabase } from "../../db/open.ts";
 import type { Database } from "../../db/schema.ts";
+import { defaultRoutesDir, forgetHandlerModules } from "../config/handlers.ts";
 import { formatFinding, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { assembleEndpoint } from "./assemble.ts";
@@ -24,6 +26,8 @@ export interface StartOptions {
   /** Override host/port (tests use port 0). */
   port?: number;
   host?: string;
+  /** dev-server: serve the embedded database on a local socket so the CLI and psql work beside the server. */
+  shareEmbeddedDatabase?: boolean;
 }
 
 export interface RunningServer {
@@ -38,11 +42,16 @@ export interface RunningServer {
   /** Resolves once the server has stopped (after stop() or a signal). */
   stopped: Promise<void>;
   /**
-   * Re-read and validate endpoint.yaml; swap in the new route table only when it validates, otherwise keep
-   * serving and log the findings. Returns whether the new config took over.
+   * Re-read and validate endpoint.yaml (and, with `freshModules`, re-import the handler modules under routes/);
+   * swap in the new route table at once only when it all loads, otherwise keep serving the old one and log the
+   * findings, which are also returned (formatted as `validate` prints them).
    */
-  reload(): Promise<boolean>;
+  reload(options?: { freshModules?: boolean }): Promise<ReloadResult>;
+  /** Where the handler modules are imported from. */
+  routesDir: string;
 }
+
+export type ReloadResult = { ok: true; routes: number } | { ok: false; findings: string[] };
 
 export class StartError extends Error {}
 
@@ -61,7 +70,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const log = options.log ?? createLogger(sink, "info");
   // Requests fail fast when the database is down or hung: 2 s per query (or wait for a pooled connection),
   // after which the answer is 503. The server-side statement_timeout backs it up.
-  const database = await openDatabase(options.databaseUrl, { create: mode === "development", statementTimeoutMs: 10_000, queryTimeoutMs: 2_000 });
+  const database = await openDatabase(options.databaseUrl, {
+    create: mode === "development",
+    statementTimeoutMs: 10_000,
+    queryTimeoutMs: 2_000,
+    share: options.shareEmbeddedDatabase,
+  });
   try {
     await prepareSchema(database, mode, options.migrate ?? false, log);
     let server: Server<unknown> | undefined;
@@ -111,11 +125,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         sink.flush();
         resolveStopped();
       })());
-    const reload = async (): Promise<boolean> => {
-      const result = await loadConfig(config.file, { env: options.env ?? process.env, routesDir: options.routesDir });
+    const routesDir = options.routesDir ?? defaultRoutesDir(config.file);
+    const reload = async ({ freshModules = false } = {}): Promise<ReloadResult> => {
+      if (freshModules) forgetHandlerModules(routesDir);
+      const result = await loadConfig(config.file, { env: options.env ?? process.env, routesDir });
       if (!result.ok) {
-        log.warn("config_reload_rejected", { file: config.file, findings: result.findings.map(formatFinding) });
-        return false;
+        // As validate prints them: the file as given relative to the working folder.
+        const findings = result.findings.map((finding) => formatFinding({ ...finding, file: shownPath(finding.file) }));
+        log.warn("config_reload_rejected", { file: config.file, findings });
+        return { ok: false, findings };
       }
       const next = await endpoint.rebuild(result.config);
       // The new app routes in JavaScript (Elysia's router); native routes are set up by listen() at start.
@@ -124,13 +142,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       if (restartOnly.length) log.warn("config_reload_needs_restart", { settings: restartOnly.map((k) => `server.${k}`) });
       current = result.config;
       log.info("config_reloaded", { config_hash: current.hash, routes: next.table.length });
-      return true;
+      return { ok: true, routes: next.table.length };
     };
-    return { url, port: server.port ?? 0, database, log, stop, stopped, reload, setupLink: developmentLink(endpoint.setupLink, config, mode, url) };
+    return { url, port: server.port ?? 0, database, log, stop, stopped, reload, routesDir, setupLink: developmentLink(endpoint.setupLink, config, mode, url) };
   } catch (error) {
     await database.close().catch(() => {});
     throw error;
   }
+}
+
+function shownPath(file: string): string {
+  const fromHere = relative(process.cwd(), file);
+  return fromHere.startsWith("..") || isAbsolute(fromHere) ? file : `./${fromHere}`;
 }
 
 async function prepareSchema(database: DatabaseHandle, mode: StartOptions["mode"], migrate: boolean, log: Logger): Promise<void> {

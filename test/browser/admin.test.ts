@@ -2,16 +2,15 @@
 // pages doing what the CLI does, a token made in the browser used and revoked, a non-admin refused, stored
 // markup shown as text with no script running. Screenshots of each admin page go to test-output/screenshots.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, type Page, chromium } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { ROOT } from "../support/cli.ts";
-import { type ServerProcess, freePort, startServerProcess } from "../support/server-process.ts";
+import { type BrowserSession, CHROMIUM, hasChromium, startBrowserSession } from "../support/browser.ts";
+import type { ServerProcess } from "../support/server-process.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = join(ROOT, "test-output", "screenshots");
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.log(`admin.test.ts: ${CHROMIUM} is missing (apt-get install chromium); the browser tests need it`);
 
 describe.skipIf(!hasChromium)("the admin UI in a real browser", () => {
@@ -35,24 +34,15 @@ describe.skipIf(!hasChromium)("the admin UI in a real browser", () => {
   }
   const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
+  let session: BrowserSession | undefined;
+
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const port = freePort();
-    base = `http://127.0.0.1:${port}`;
-    server = await startServerProcess(["dev-server", "--config", join(ROOT, "endpoint.yaml"), "--database-url", `pglite:${join(work, "db")}`, "--port", String(port)], {
-      cwd: work,
-      env: { PUBLIC_URL: base, PORT: String(port) },
-    });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    });
+    session = await startBrowserSession(work);
+    ({ server, browser, base } = session);
   });
   afterAll(async () => {
-    await browser?.close();
-    server?.child.kill("SIGTERM");
-    await server?.child.exited;
+    await session?.stop();
     rmSync(work, { recursive: true, force: true });
   });
 

@@ -33,7 +33,7 @@ describe("the embedded database lock", () => {
       const refused = await openDatabase(`pglite:${dir}`, { create: true }).catch((e) => e);
       expect(refused).toBeInstanceOf(DatabaseError);
       expect(refused.message).toBe(
-        `embedded database pglite:${dir} is in use by another process (pid ${process.ppid}); stop it first, or use PostgreSQL (DATABASE_URL) to run the server and the CLI side by side`,
+        `embedded database pglite:${dir} is in use by another process (pid ${process.ppid}); stop it first, or run the server with dev-server, which shares the database with the CLI`,
       );
       writeFileSync(`${dir}.lock`, "999999999"); // no such process
       const handle = await openDatabase(`pglite:${dir}`, { create: true });

@@ -33,7 +33,44 @@ for (const backend of testBackends()) {
         expect({ path, status: response.status }).toEqual({ path, status: 200 });
         expect(response.headers.get("cache-control")).toBe("no-store");
         expect(response.headers.get("content-security-policy")).toContain("default-src 'self'");
+        expect({ path, adminLink: (await response.text()).includes('<a class="admin-link" href="/admin">Admin</a>') }).toEqual({ path, adminLink: true });
       }
+    });
+
+    test("error pages show who is signed in: name, Admin for an admin, Sign out, never Sign in", async () => {
+      const signedInHeader = (text: string, username: string) => ({
+        name: text.includes(`<a class="who" href="/account">${username}</a>`),
+        signOut: text.includes('<form method="post" action="/logout" class="inline">'),
+        admin: text.includes('href="/admin"'),
+        signIn: text.includes(">Sign in<"),
+      });
+      const missing = await page("/admin/users/nobody");
+      expect(missing.status).toBe(404);
+      expect(signedInHeader(await missing.text(), "root")).toEqual({ name: true, signOut: true, admin: true, signIn: false });
+      const joe = await server.signIn("joe");
+      const refused = await page("/admin/users", joe);
+      expect(refused.status).toBe(403);
+      expect(signedInHeader(await refused.text(), "joe")).toEqual({ name: true, signOut: true, admin: false, signIn: false });
+      const forged = await submit("/admin/groups", { name: "forged" }, { cookie: admin.cookie, csrfToken: "wrong" });
+      expect(forged.status).toBe(403);
+      expect(signedInHeader(await forged.text(), "root")).toEqual({ name: true, signOut: true, admin: true, signIn: false });
+      // Nobody signed in: the 401 page offers to sign in.
+      const anonymous = await server.request("/admin/groups", { method: "POST", headers: { accept: "text/html", origin: server.origin } });
+      expect(anonymous.status).toBe(401);
+      expect(signedInHeader(await anonymous.text(), "root")).toEqual({ name: false, signOut: false, admin: false, signIn: true });
+    });
+
+    test("a path nothing serves still knows who is calling: an admin gets their header with Admin, nobody gets Sign in", async () => {
+      const mine = await server.request("/no/such/page", { cookie: admin.cookie, headers: { accept: "text/html" } });
+      expect(mine.status).toBe(404);
+      const text = await mine.text();
+      expect(text).toContain('href="/admin"');
+      expect(text).not.toContain(">Sign in<");
+      const anonymous = await server.request("/no/such/page", { headers: { accept: "text/html" } });
+      expect(anonymous.status).toBe(404);
+      const anonymousText = await anonymous.text();
+      expect(anonymousText).toContain(">Sign in<");
+      expect(anonymousText).not.toContain('href="/admin"');
     });
 
     test("a non-admin gets the 403 page; a browser that is not signed in is sent to sign in", async () => {

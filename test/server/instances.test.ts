@@ -7,6 +7,9 @@ import { ROOT, runCli } from "../support/cli.ts";
 
 const SECRET = "instances-secret-0123456789-abcdefghijklmnopqrs";
 const ORIGIN = "http://localhost:8000"; // endpoint.yaml's public_url: both instances sit behind it
+
+/** As the proxy in front does: every request is addressed to public_url's host, whichever instance it reaches. */
+const viaProxy = (url: string, init: RequestInit = {}) => fetch(url, { ...init, headers: { host: "localhost:8000", ...(init.headers as Record<string, string>) } });
 const postgresBackend = testBackends().find((b) => b.name === "postgres");
 if (!postgresBackend) console.log("instances.test.ts: no PostgreSQL (set DATABASE_URL or TEST_DATABASE_URL); the multi-instance tests need one");
 
@@ -45,10 +48,10 @@ describe.skipIf(!postgresBackend)("two instances on one PostgreSQL", () => {
   const cli = (...args: string[]) => runCli([...args, "--database-url", database.url], { env: { ENDPOINT_SECRET: SECRET } });
 
   async function signIn(base: string, username: string) {
-    const page = await fetch(`${base}/login`);
+    const page = await viaProxy(`${base}/login`);
     const csrfCookie = page.headers.getSetCookie()[0]!.split(";")[0]!;
     const field = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-    const response = await fetch(`${base}/login`, {
+    const response = await viaProxy(`${base}/login`, {
       method: "POST",
       redirect: "manual",
       headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN, cookie: csrfCookie },
@@ -79,13 +82,13 @@ describe.skipIf(!postgresBackend)("two instances on one PostgreSQL", () => {
 
   test("a session made through one instance works on the other", async () => {
     const cookie = await signIn(a.url, "joe");
-    expect((await fetch(`${b.url}/events`, { headers: { cookie } })).status).toBe(200);
+    expect((await viaProxy(`${b.url}/events`, { headers: { cookie } })).status).toBe(200);
   });
 
   test("a revoked token is refused by the other instance within a second", async () => {
     const token = (await cli("token", "create", "--username", "ci", "--name", "hook")).stdout.trim();
     const call = (base: string) =>
-      fetch(`${base}/hooks/events`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ kind: "deploy" }) });
+      viaProxy(`${base}/hooks/events`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ kind: "deploy" }) });
     expect((await call(a.url)).status).toBe(201);
     expect((await call(b.url)).status).toBe(201);
     const [record] = JSON.parse((await cli("token", "list", "--json")).stdout);
@@ -96,32 +99,32 @@ describe.skipIf(!postgresBackend)("two instances on one PostgreSQL", () => {
 
   test("a removed membership is refused by the other instance within a second", async () => {
     const cookie = await signIn(a.url, "joe");
-    expect((await fetch(`${b.url}/events`, { headers: { cookie } })).status).toBe(200);
+    expect((await viaProxy(`${b.url}/events`, { headers: { cookie } })).status).toBe(200);
     expect((await cli("remove-group-member", "--groupname", "users", "--membername", "joe")).exitCode).toBe(0);
-    expect(await takesAtMost(1000, async () => (await fetch(`${b.url}/events`, { headers: { cookie } })).status === 403)).toBeGreaterThanOrEqual(0);
+    expect(await takesAtMost(1000, async () => (await viaProxy(`${b.url}/events`, { headers: { cookie } })).status === 403)).toBeGreaterThanOrEqual(0);
   });
 
   test("a logout through one instance ends the session on the other within a second", async () => {
     const cookie = await signIn(a.url, "joe");
-    expect((await fetch(`${b.url}/whoami`, { headers: { cookie } })).status).toBe(200);
-    const home = await (await fetch(`${a.url}/`, { headers: { cookie } })).text();
+    expect((await viaProxy(`${b.url}/whoami`, { headers: { cookie } })).status).toBe(200);
+    const home = await (await viaProxy(`${a.url}/`, { headers: { cookie } })).text();
     const csrf = /name="_csrf" value="([^"]+)"/.exec(home)![1]!;
-    const out = await fetch(`${a.url}/logout`, {
+    const out = await viaProxy(`${a.url}/logout`, {
       method: "POST",
       redirect: "manual",
       headers: { cookie, origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" },
       body: `_csrf=${csrf}`,
     });
     expect(out.status).toBe(303);
-    expect(await takesAtMost(1000, async () => (await fetch(`${b.url}/whoami`, { headers: { cookie } })).status === 401)).toBeGreaterThanOrEqual(0);
+    expect(await takesAtMost(1000, async () => (await viaProxy(`${b.url}/whoami`, { headers: { cookie } })).status === 401)).toBeGreaterThanOrEqual(0);
   });
 
   test("failed logins counted on both instances add up to one lock-out", async () => {
     const attempt = async (base: string) => {
-      const page = await fetch(`${base}/login`);
+      const page = await viaProxy(`${base}/login`);
       const csrfCookie = page.headers.getSetCookie()[0]!.split(";")[0]!;
       const field = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-      return fetch(`${base}/login`, {
+      return viaProxy(`${base}/login`, {
         method: "POST",
         redirect: "manual",
         headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN, cookie: csrfCookie },

@@ -62,3 +62,45 @@ describe("forms at the address dev-server prints", () => {
     }
   });
 });
+
+describe("hosts the production server answers for", () => {
+  const configFile = join(work, "hosts.yaml");
+  const SECRET = "an-allowed-hosts-test-secret-0123456789-abcdefghij";
+
+  test("public_url's host and allowed_hosts are answered; any other Host gets 400 with no page; health probes answer any Host", async () => {
+    await Bun.write(
+      configFile,
+      `server:\n  public_url: http://endpoint.example:8000\n  allowed_hosts: [".corp.example", "alt.example:8443"]\nroutes: []\n`,
+    );
+    const database = `pglite:${join(work, "hosts-db")}`;
+    expect((await runCli(["init-db", "--database-url", database, "--config", configFile])).exitCode).toBe(0);
+    expect((await runCli(["add-user", "--username", "ada", "--password-stdin", "--database-url", database, "--config", configFile], { stdin: PASSWORD })).exitCode).toBe(0);
+    const server = await startServerProcess(["serve", "--config", configFile, "--database-url", database, "--port", "0"], { env: { ENDPOINT_SECRET: SECRET } });
+    try {
+      const get = (host: string, path = "/login", accept = "text/html") => fetch(`${server.url}${path}`, { headers: { host, accept } });
+      for (const host of ["endpoint.example:8000", "endpoint.example", "www.corp.example", "corp.example", "alt.example:8443"])
+        expect({ host, status: (await get(host)).status }).toEqual({ host, status: 200 });
+
+      for (const host of ["evil.example", "endpoint.example.evil.example", "xcorp.example", "alt.example:9999", "127.0.0.1"]) {
+        const refused = await get(host);
+        expect({ host, status: refused.status, type: refused.headers.get("content-type") }).toEqual({ host, status: 400, type: "application/problem+json; charset=utf-8" });
+        const body = await refused.text();
+        expect(JSON.parse(body).code).toBe("unknown_host");
+        expect(body).not.toContain(host); // nothing built from the forged Host comes back
+      }
+      // Unknown paths too: the Host is checked before routing decides 404.
+      expect((await get("evil.example", "/no-such-page")).status).toBe(400);
+      // Load balancers and monitors probe by address.
+      expect((await get("127.0.0.1", "/healthz", "application/json")).status).toBe(200);
+
+      // Sign-in at an allowed host works with that host's origin (public_url's scheme); a foreign Origin is refused.
+      expect((await signInAt(server.url, "http://www.corp.example")).status).toBe(303);
+      expect((await signInAt(server.url, "http://endpoint.example:8000")).status).toBe(303);
+      expect((await signInAt(server.url, "http://www.corp.example", "http://endpoint.example:8000")).status).toBe(403);
+      expect((await signInAt(server.url, "http://endpoint.example:8000", "https://evil.example")).status).toBe(403);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.child.exited;
+    }
+  });
+});

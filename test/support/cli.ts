@@ -11,12 +11,12 @@ export interface CliResult {
 
 export async function runCli(
   args: string[],
-  options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {},
+  options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string; entry?: string } = {},
 ): Promise<CliResult> {
   // The CLI sees only the database the test names, never the one the test run itself was pointed at.
   const merged: Record<string, string | undefined> = { ...process.env, DATABASE_URL: undefined, TEST_DATABASE_URL: undefined, ...options.env };
   const env = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<string, string>;
-  const child = Bun.spawn(["bun", join(ROOT, "cli", "main.ts"), ...args], {
+  const child = Bun.spawn(["bun", options.entry ?? join(ROOT, "cli", "main.ts"), ...args], {
     cwd: options.cwd ?? ROOT,
     env,
     stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),

@@ -9,8 +9,11 @@ export interface ServerProcess {
   output(): string;
 }
 
-export async function startServerProcess(args: string[], { env = {}, cwd = ROOT }: { env?: Record<string, string>; cwd?: string } = {}): Promise<ServerProcess> {
-  const child = Bun.spawn(["bun", join(ROOT, "cli", "main.ts"), ...args], {
+export async function startServerProcess(
+  args: string[],
+  { env = {}, cwd = ROOT, entry = join(ROOT, "cli", "main.ts") }: { env?: Record<string, string>; cwd?: string; entry?: string } = {},
+): Promise<ServerProcess> {
+  const child = Bun.spawn(["bun", entry, ...args], {
     cwd,
     env: { ...process.env, DATABASE_URL: "", TEST_DATABASE_URL: "", ...env } as Record<string, string>,
     stdout: "pipe",

@@ -1,12 +1,15 @@
 // The account page and its forms: every signed-in user (by session) sees their groups and routes, changes
-// their password (the current one required and throttled; their other sessions end, their tokens are revoked)
-// and manages their own API tokens (a new one is shown once; making one needs a recent password).
+// their password (the current one required and throttled; their other sessions end, their tokens are revoked),
+// sees their sessions and ends any of them (ending this one signs out; "sign out everywhere" is POST
+// /logout/everywhere) and manages their own API tokens (a new one is shown once; making one needs a recent password).
 import { accountRules } from "../../accounts/rules.ts";
 import { listTokens, revokeToken } from "../../accounts/tokens.ts";
 import { setPassword } from "../../accounts/users.ts";
+import { expiredSessionCookie } from "../../auth/cookies.ts";
 import { decide } from "../../auth/guard.ts";
 import { issueToken } from "../../auth/issue-token.ts";
 import type { Principal } from "../../auth/principal.ts";
+import { endSession, listUserSessions } from "../../auth/sessions.ts";
 import type { Config } from "../../config/schema.ts";
 import { EndpointError } from "../../errors.ts";
 import { type HandlerContext, defineHandler } from "../../handlers/define-handler.ts";
@@ -29,15 +32,24 @@ export function accountRoutes(config: Config): Route[] {
     const callable = routes
       .filter((entry) => entry.origin === "config" && decide(entry.rule, { ...principal, via: "session" }).outcome === "allow")
       .map((entry) => ({ name: entry.name, method: entry.method, path: entry.path }));
-    const tokens = await listTokens(db, { username: principal.username });
-    return html(AccountPage({ principal, csrfToken: context.session!.csrfToken, routes: callable, tokens, ...extra }), status, headers);
+    const session = context.session!;
+    const [tokens, sessions] = await Promise.all([
+      listTokens(db, { username: principal.username }),
+      listUserSessions(db, principal.id, {
+        currentIdHash: session.idHash,
+        idleSeconds: config.auth.sessionIdleSeconds,
+        absoluteSeconds: config.auth.sessionAbsoluteSeconds,
+      }),
+    ]);
+    const isAdmin = principal.groups.includes(config.auth.adminGroup);
+    return html(AccountPage({ principal, csrfToken: session.csrfToken, isAdmin, routes: callable, sessions, tokens, ...extra }), status, headers);
   }
 
   /** Run `action`; an expected failure re-renders the page with its message (sudo mode goes up to the pipeline). */
-  async function attempt(context: Context, action: () => Promise<Partial<AccountPageProps> | HtmlPage>) {
+  async function attempt(context: Context, action: () => Promise<Partial<AccountPageProps> | HtmlPage | Response>) {
     try {
       const outcome = await action();
-      return isHtmlPage(outcome) ? outcome : render(context, outcome);
+      return isHtmlPage(outcome) || outcome instanceof Response ? outcome : render(context, outcome);
     } catch (error) {
       if (isShownOnPage(error)) return render(context, { error: error.message }, error.status);
       throw error;
@@ -50,7 +62,7 @@ export function accountRoutes(config: Config): Route[] {
       method: "GET",
       path: "/account",
       access: bySession,
-      description: "Your account: groups, routes, password, tokens",
+      description: "Your account: groups, routes, password, sessions, tokens",
       handler: defineHandler({ signedIn: true, handle: (context) => render(context) }),
     },
     {
@@ -73,6 +85,25 @@ export function accountRoutes(config: Config): Route[] {
             if (!check.ok) throw new EndpointError("wrong_password", 422, "Your current password is not right.");
             await setPassword(db, context.actor, context.caller.username, password, { keepSession: context.session!.idHash });
             return { notice: "Password changed. Your other sessions have ended and your tokens were revoked." };
+          }),
+      }),
+    },
+    {
+      name: "account-sessions-end",
+      method: "POST",
+      path: "/account/sessions/end",
+      access: bySession,
+      description: "End one of your sessions (this one: sign out)",
+      handler: defineHandler({
+        signedIn: true,
+        handle: (context) =>
+          attempt(context, async () => {
+            const { db, cache } = context.services;
+            const ended = await endSession(db, context.actor, context.caller, context.form?.get("session") ?? "");
+            // This instance forgets at once; the others when the delete's NOTIFY reaches them.
+            for (const idHash of ended) cache.forgetSession(idHash);
+            if (!ended.includes(context.session!.idHash)) return { notice: "Session ended." };
+            return new Response(null, { status: 303, headers: { Location: "/login", "Cache-Control": "no-store", "Set-Cookie": expiredSessionCookie(config) } });
           }),
       }),
     },

@@ -25,7 +25,12 @@ const PER_PAGE = 50;
 export function adminRoutes(config: Config): Route[] {
   const rules = accountRules(config);
   const access = membersOf([config.auth.adminGroup], ["session"]);
-  const frame = (context: Context, extra: Partial<AdminFrame> = {}): AdminFrame => ({ principal: context.caller, csrfToken: context.session!.csrfToken, ...extra });
+  const frame = (context: Context, extra: Partial<AdminFrame> = {}): AdminFrame => ({
+    principal: context.caller,
+    csrfToken: context.session!.csrfToken,
+    isAdmin: context.caller.groups.includes(config.auth.adminGroup),
+    ...extra,
+  });
   const actor = (context: Context): Actor => context.actor;
   const field = (context: Context, name: string) => context.form?.get(name) ?? "";
   const pageNumber = (context: Context) => {

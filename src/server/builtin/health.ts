@@ -14,6 +14,7 @@ export function healthRoutes(): Route[] {
       method: "GET",
       path: "/healthz",
       access: open,
+      anyHost: true,
       description: "The process is up",
       handler: defineHandler({ handle: () => ({ status: "ok" }) }),
     },
@@ -22,6 +23,7 @@ export function healthRoutes(): Route[] {
       method: "GET",
       path: "/readyz",
       access: open,
+      anyHost: true,
       description: "The database is reachable and fully migrated",
       handler: defineHandler({
         async handle({ services }) {

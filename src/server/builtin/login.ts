@@ -4,7 +4,7 @@ import { LOGIN_CSRF_COOKIE, expiredSessionCookie, loginCsrfCookie, sessionCookie
 import { foreignOrigin, secretsEqual } from "../../auth/csrf.ts";
 import { readCookie } from "../../auth/authenticate.ts";
 import { safeNextPath } from "../../auth/redirects.ts";
-import { createSession, deleteSession, deleteUserSessions, hashSessionId, looksLikeSessionId } from "../../auth/sessions.ts";
+import { createSession, deleteSession, endUserSessions, hashSessionId, looksLikeSessionId } from "../../auth/sessions.ts";
 import { attemptSucceeded, reserveAttempt } from "../../auth/throttle.ts";
 import type { Config } from "../../config/schema.ts";
 import { EndpointError } from "../../errors.ts";
@@ -131,11 +131,11 @@ export function loginRoutes(config: Config): Route[] {
       description: "Sign out on every device",
       handler: defineHandler({
         signedIn: true,
-        async handle({ caller, log, session, services }) {
+        async handle({ caller, actor, log, services }) {
           const { db, cache } = services;
-          const ended = await deleteUserSessions(db, caller.id);
-          if (session) cache.forgetSession(session.idHash);
-          log.info("logout_everywhere", { username: caller.username, sessions_ended: ended });
+          const ended = await endUserSessions(db, actor, caller);
+          for (const idHash of ended) cache.forgetSession(idHash);
+          log.info("logout_everywhere", { username: caller.username, sessions_ended: ended.length });
           return redirect("/login", [expiredSessionCookie(config)]);
         },
       }),
