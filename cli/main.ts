@@ -41,6 +41,12 @@ const commands: Record<string, CommandDef<any>> = {
   "set-password": lazy("set-password", "Set a user's password; their sessions end and their tokens stop working", () =>
     import("./commands/users.ts").then((m) => m.setPasswordCommand),
   ),
+  "reset-link": lazy("reset-link", "Print a one-time link that lets a user set a new password (default: works for 1h)", () =>
+    import("./commands/reset.ts").then((m) => m.resetLinkCommand),
+  ),
+  "set-email": lazy("set-email", "Set or clear a user's e-mail address (where password-reset links are sent)", () =>
+    import("./commands/reset.ts").then((m) => m.setEmailCommand),
+  ),
   "remove-user": lazy("remove-user", "Remove a user with their memberships, sessions and tokens", () => import("./commands/users.ts").then((m) => m.removeUserCommand)),
   "list-users": lazy("list-users", "List users with their groups", () => import("./commands/users.ts").then((m) => m.listUsersCommand)),
   "disable-user": lazy("disable-user", "Disable a user: their sessions end and their tokens are refused until enabled again", () =>
@@ -63,6 +69,7 @@ const commands: Record<string, CommandDef<any>> = {
     import("./commands/groups.ts").then((m) => m.removeGroupMemberCommand),
   ),
   token: lazy("token", "Create, list and revoke API tokens", () => import("./commands/tokens.ts").then((m) => m.tokenCommand)),
+  mfa: lazy("mfa", "Two-step sign-in: mfa reset --username U removes a user's (the way back in)", () => import("./commands/mfa.ts").then((m) => m.mfaCommand)),
   validate: lazy("validate", "Check endpoint.yaml: every error, one file:line:col line each (exit 1 if any)", () =>
     import("./commands/validate.ts").then((m) => m.validateCommand),
   ),

@@ -3,9 +3,10 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import { Kysely, PGliteDialect } from "kysely";
+import { CompiledQuery, Kysely, PGliteDialect } from "kysely";
 import postgres from "postgres";
 import { DatabaseError, isConnectionFailure, sqlState } from "./errors.ts";
+import { NotificationListener } from "./notification-listener.ts";
 import { type SharedAddress, shareDatabase } from "./pglite-share.ts";
 import { PostgresJsDialect } from "./postgres-js-dialect.ts";
 import type { Database } from "./schema.ts";
@@ -24,17 +25,21 @@ export interface DatabaseHandle {
   psqlCommand?: string;
   /**
    * Run `onMessage` for each NOTIFY on `channel`. `onConnect` runs each time the listener (re)connects: a
-   * reconnect means notifications may have been missed, so callers drop what they cached.
+   * reconnect means notifications may have been missed, so callers drop what they cached. On PostgreSQL, `onLost`
+   * runs when the listener stops answering its heartbeat (a hung connection): notifications may be missed until
+   * `onConnect` runs again, so callers should not cache meanwhile.
    */
-  listen(channel: string, onMessage: (payload: string) => void, onConnect?: () => void): Promise<() => Promise<void>>;
+  listen(channel: string, onMessage: (payload: string) => void, onConnect?: () => void, onLost?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
 export interface OpenOptions {
   /** Create the PostgreSQL database (init-db) or the PGlite folder when missing. */
   create?: boolean;
-  /** Server-side limit on any one statement; 0 = none (migrations). */
+  /** Server-side limit on any one statement (PostgreSQL's statement_timeout); 0 = none (migrations). Default 10 s. */
   statementTimeoutMs?: number;
+  /** Server-side limit on a transaction left idle (idle_in_transaction_session_timeout); 0 = none. Default 30 s. */
+  idleInTransactionTimeoutMs?: number;
   /** Connection pool size for PostgreSQL. */
   poolSize?: number;
   /** Client-side deadline for a query or for a pooled connection (PostgreSQL); 0 = none. */
@@ -86,10 +91,24 @@ async function openPostgres(
 ): Promise<DatabaseHandle> {
   const displayUrl = through?.displayUrl ?? redactUrl(url);
   const socket = through && ("socketPath" in through.address ? { path: through.address.socketPath } : { host: through.address.host, port: through.address.port });
+  // Every session on a PostgreSQL server gets the same limits, so a statement or transaction its client gave up
+  // on stops on the server too. A shared embedded database has one session for every client: settings sent there
+  // would change the dev server's too, so none are.
+  const settings = through
+    ? {}
+    : {
+        statement_timeout: options.statementTimeoutMs ?? 10_000,
+        idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 30_000,
+      };
   const connect = () =>
     postgres(url, {
       ...socket,
       max: options.poolSize ?? 10,
+      // postgres.js sends a query to a busy connection, behind the running one, when every connection is busy.
+      // Such a query cannot be taken back: it runs after its request has given up (and after the Terminate of a
+      // replaced pool), one after another for minutes in an overload. Queued in the pool instead, a query whose
+      // deadline passes is simply dropped.
+      ...(through ? {} : { max_pipeline: 0 }),
       connect_timeout: 5, // the default 30 s hides an unreachable server
       idle_timeout: 60,
       onnotice: () => {},
@@ -104,15 +123,7 @@ async function openPostgres(
           parse: (text: string) => JSON.parse(text),
         },
       },
-      // A shared embedded database has one session for every client: settings sent here would change the dev
-      // server's too, so none are.
-      connection: (through
-        ? {}
-        : {
-            application_name: "endpoint",
-            statement_timeout: options.statementTimeoutMs ?? 10_000,
-            idle_in_transaction_session_timeout: 30_000,
-          }) as Record<string, string | number>,
+      connection: (through ? {} : { application_name: "endpoint", ...settings }) as Record<string, string | number>,
     });
   let sql = connect();
   try {
@@ -130,25 +141,28 @@ async function openPostgres(
     }
   }
   const db = new Kysely<Database>({ dialect: new PostgresJsDialect(connect, sql, { queryTimeoutMs: options.queryTimeoutMs ?? 0 }) });
-  // Notifications get a connection of their own, apart from the query pool (which may be replaced).
-  let listener: ReturnType<typeof postgres> | undefined;
+  // Notifications get a connection of their own, apart from the query pool (which may be replaced); its heartbeat
+  // goes out through the pool, the way every other change does.
+  let listener: NotificationListener | undefined;
   return {
     db,
     backend: "postgres",
     displayUrl,
-    async listen(channel, onMessage, onConnect) {
+    async listen(channel, onMessage, onConnect, onLost) {
       // Notifications of a shared embedded database reach only the process that shares it.
       if (through)
         throw new DatabaseError(
           "in-use",
           `embedded database ${through.displayUrl} is already served by another process (pid ${through.ownerPid}); run one server per embedded database, or use PostgreSQL (DATABASE_URL) for several`,
         );
-      listener ??= postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {}, connection: { application_name: "endpoint-listener" } });
-      const { unlisten } = await listener.listen(channel, onMessage, onConnect);
-      return unlisten;
+      listener ??= new NotificationListener(
+        () => postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {}, connection: { application_name: "endpoint-listener", ...settings } }),
+        (channel, payload) => db.executeQuery(CompiledQuery.raw("select pg_notify($1, $2)", [channel, payload])),
+      );
+      return listener.listen({ channel, onMessage, onConnect, onLost });
     },
     async close() {
-      await listener?.end({ timeout: 1 }).catch(() => {});
+      await listener?.close();
       await db.destroy();
     },
   };

@@ -8,7 +8,8 @@
 // Every query has a deadline: postgres.js has no client-side timeout, and a hung server (or a full pool) would
 // otherwise hold a request forever. Past the deadline the query is cancelled and fails as a connection failure,
 // and the pool is replaced: connections caught in a server restart can hang in start-up for good (postgres.js
-// #1193), and a pool of them would keep every later query waiting.
+// #1193), and a pool of them would keep every later query waiting. The statements still running on the old pool
+// are cancelled too: their requests give up with it, and the server would otherwise run them to the end.
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -25,6 +26,7 @@ import {
   type TransactionSettings,
 } from "kysely";
 import type { PendingQuery, ReservedSql, Row, Sql } from "postgres";
+import { sqlState } from "./errors.ts";
 
 export interface PostgresJsDialectOptions {
   /** Longest a query (or the wait for a pooled connection) may take; 0 = no limit. */
@@ -55,10 +57,23 @@ export class PostgresJsDialect implements Dialect {
 /** Thrown when a query passes its deadline; `code` marks it as a connection failure (503, not 500). */
 export class QueryTimeoutError extends Error {
   readonly code = "QUERY_TIMEOUT";
-  constructor(ms: number) {
-    super(`query did not finish within ${ms} ms`);
+  constructor(ms: number, options?: { cause?: unknown }) {
+    super(`query did not finish within ${ms} ms`, options);
     this.name = "QueryTimeoutError";
   }
+}
+
+/**
+ * Ask the server to stop `query` (or drop it from the pool's queue if it was never sent). postgres.js's own
+ * `query.cancel()` drops the promise of its cancel request, so a refused one (the server gone meanwhile) would be
+ * an unhandled rejection, which ends a Bun process; this keeps that promise and ignores its failure.
+ */
+function cancelQuery(query: PendingQuery<Row[]>): void {
+  const internal = query as unknown as { canceller?: ((query: unknown) => Promise<void>) | null };
+  if (typeof internal.canceller !== "function") return void query.cancel(); // another postgres.js: its own way
+  const cancelled = internal.canceller(query);
+  internal.canceller = null; // as query.cancel() does: once only
+  void Promise.resolve(cancelled).catch(() => {});
 }
 
 function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
@@ -76,6 +91,8 @@ function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => void): P
 class PostgresJsDriver implements Driver {
   #sql: Sql;
   #replacedAt = 0;
+  /** Queries queued or running on the current pool: cancelled when it is replaced. */
+  #running = new Set<PendingQuery<Row[]>>();
 
   constructor(
     private readonly connect: () => Sql,
@@ -89,12 +106,26 @@ class PostgresJsDriver implements Driver {
     return this.#sql;
   }
 
-  /** Swap in a fresh pool (at most once a second) and drop the old one's connections. */
+  /** Note a query on the current pool until it settles; returns the function that forgets it. */
+  track(query: PendingQuery<Row[]>): () => void {
+    const running = this.#running;
+    running.add(query);
+    return () => running.delete(query);
+  }
+
+  /**
+   * Swap in a fresh pool (at most once a second) and drop the old one's connections. Its queries fail with it (a
+   * 503), so they are cancelled first: ending a connection only queues a Terminate behind its running statement,
+   * which the server would otherwise finish.
+   */
   replacePool(): void {
     if (Date.now() - this.#replacedAt < 1000) return;
     this.#replacedAt = Date.now();
     const old = this.#sql;
+    const abandoned = this.#running;
     this.#sql = this.connect();
+    this.#running = new Set();
+    for (const query of abandoned) cancelQuery(query);
     void old.end({ timeout: 0 }).catch(() => {});
   }
 
@@ -133,14 +164,29 @@ class PostgresJsConnection implements DatabaseConnection {
   ) {}
 
   async reserve(): Promise<void> {
-    this.#reserved ??= await this.#deadline(this.driver.sql.reserve(), () => {});
+    if (this.#reserved) return;
+    let gaveUp = false;
+    const reserving = this.driver.sql.reserve();
+    // A connection handed over after the deadline has nobody to release it: give it back to the pool.
+    void reserving.then((late) => gaveUp && late.release(), () => {});
+    this.#reserved = await this.#deadline(reserving, () => (gaveUp = true));
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const query: PendingQuery<Row[]> = (this.#reserved ?? this.driver.sql).unsafe(compiled.sql, compiled.parameters.slice() as any[]);
-    const result = await this.#deadline(query.execute(), () => query.cancel());
-    const rows = Array.from(result.values()) as R[];
-    return COMMANDS_WITH_ROW_COUNT.has(result.command) ? { rows, numAffectedRows: BigInt(result.count) } : { rows };
+    const forget = this.driver.track(query);
+    try {
+      const result = await this.#deadline(query.execute(), () => cancelQuery(query));
+      const rows = Array.from(result.values()) as R[];
+      return COMMANDS_WITH_ROW_COUNT.has(result.command) ? { rows, numAffectedRows: BigInt(result.count) } : { rows };
+    } catch (error) {
+      // 57014: the server's statement_timeout or a cancel (ours, or pg_cancel_backend); either way the query ran
+      // out of time, which is a 503 like the deadline's, not a bug.
+      if (this.timeoutMs > 0 && sqlState(error) === "57014") throw new QueryTimeoutError(this.timeoutMs, { cause: error });
+      throw error;
+    } finally {
+      forget();
+    }
   }
 
   async *streamQuery<R>(compiled: CompiledQuery, chunkSize = 100): AsyncIterableIterator<QueryResult<R>> {

@@ -17,6 +17,7 @@ export interface UserTable {
   disabled: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  email: string | null;
 }
 
 export interface GroupTable {
@@ -89,6 +90,44 @@ export interface EventTable {
   payload: ColumnType<unknown, unknown, never>;
 }
 
+export interface MfaSecretTable {
+  user_id: string;
+  secret_encrypted: string;
+  confirmed_at: NullableTimestamp;
+  last_step: number | null;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface MfaRecoveryCodeTable {
+  id: Generated<string>;
+  user_id: string;
+  code_hash: string;
+  used_at: NullableTimestamp;
+}
+
+export interface MfaChallengeTable {
+  id_hash: string;
+  user_id: string;
+  purpose: string;
+  next: string;
+  expires_at: Timestamp;
+}
+
+export interface PasswordResetTable {
+  token_hash: string;
+  user_id: string;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_by: string;
+}
+
+export interface ResetRequestThrottleTable {
+  key: string;
+  requests: Generated<number>;
+  window_started_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface Database {
   users: UserTable;
   groups: GroupTable;
@@ -98,6 +137,11 @@ export interface Database {
   login_throttle: LoginThrottleTable;
   audit_log: AuditLogTable;
   events: EventTable;
+  mfa_secrets: MfaSecretTable;
+  mfa_recovery_codes: MfaRecoveryCodeTable;
+  mfa_challenges: MfaChallengeTable;
+  password_resets: PasswordResetTable;
+  reset_request_throttle: ResetRequestThrottleTable;
 }
 
 export type User = Selectable<UserTable>;
@@ -124,3 +168,18 @@ export type AuditLogUpdate = Updateable<AuditLogTable>;
 export type Event = Selectable<EventTable>;
 export type NewEvent = Insertable<EventTable>;
 export type EventUpdate = Updateable<EventTable>;
+export type MfaSecret = Selectable<MfaSecretTable>;
+export type NewMfaSecret = Insertable<MfaSecretTable>;
+export type MfaSecretUpdate = Updateable<MfaSecretTable>;
+export type MfaRecoveryCode = Selectable<MfaRecoveryCodeTable>;
+export type NewMfaRecoveryCode = Insertable<MfaRecoveryCodeTable>;
+export type MfaRecoveryCodeUpdate = Updateable<MfaRecoveryCodeTable>;
+export type MfaChallenge = Selectable<MfaChallengeTable>;
+export type NewMfaChallenge = Insertable<MfaChallengeTable>;
+export type MfaChallengeUpdate = Updateable<MfaChallengeTable>;
+export type PasswordReset = Selectable<PasswordResetTable>;
+export type NewPasswordReset = Insertable<PasswordResetTable>;
+export type PasswordResetUpdate = Updateable<PasswordResetTable>;
+export type ResetRequestThrottle = Selectable<ResetRequestThrottleTable>;
+export type NewResetRequestThrottle = Insertable<ResetRequestThrottleTable>;
+export type ResetRequestThrottleUpdate = Updateable<ResetRequestThrottleTable>;

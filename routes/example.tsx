@@ -50,7 +50,8 @@ export const receiveEvent = defineHandler({
     { additionalProperties: false },
   ),
   signedIn: true,
-  response: t.Object({ id: t.String(), received_at: t.String({ format: "date-time" }) }),
+  // "x-status": created() answers 201, and the OpenAPI document says so.
+  response: t.Object({ id: t.String(), received_at: t.String({ format: "date-time" }) }, { "x-status": 201 }),
   async handle({ body, caller, db, log }) {
     const row = await db
       .insertInto("events")

@@ -17,11 +17,11 @@ const passwordArgs = {
 
 export const addUserCommand = command({
   name: "add-user",
-  args: { ...usernameArg, ...passwordArgs },
+  args: { ...usernameArg, ...passwordArgs, email: { type: "string", description: "Their e-mail address, for password-reset links (optional)", valueHint: "ADDRESS" } },
   async run({ args }) {
     const password = await readPassword(args);
     await withDatabase(args, async ({ db }) => {
-      const user = await createUser(db, cliActor(), { username: args.username, password });
+      const user = await createUser(db, cliActor(), { username: args.username, password, email: args.email });
       console.log(`user '${user.username}' created`);
     });
   },

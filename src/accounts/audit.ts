@@ -1,6 +1,8 @@
-// The audit log: who changed what, when and from where. Callers pass names and ids, never secrets.
+// The audit log: who changed what, when and from where. Callers pass names and ids, never secrets. Every row is
+// also a security event in the server's log, so a log pipeline sees each change without reading the table.
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
+import { logSecurityEvent } from "../logger.ts";
 
 /** Who is making a change, and through which door. */
 export interface Actor {
@@ -41,6 +43,9 @@ export async function recordAudit(
       detail: JSON.stringify(detail),
     })
     .execute();
+  // Logged once the row is written. Callers write it last in their transaction, so a change that rolls back
+  // after it (none does today) would be the only way to log a change that did not happen.
+  logSecurityEvent({ action, actor: actor.name, source: actor.source, target, client: actor.clientAddress ?? null, detail });
 }
 
 export interface AuditPage {

@@ -9,7 +9,7 @@ import { lockAdminGroup, refuseLastActiveAdmin } from "./last-admin.ts";
 import { checkGroupName, quoteName } from "./names.ts";
 import type { AccountRules } from "./rules.ts";
 import { requireRecentAuthentication } from "./sudo.ts";
-import { requireUser } from "./users.ts";
+import { type AlreadyDone, removedLately, requireUser } from "./users.ts";
 
 export interface GroupSummary {
   id: string;
@@ -85,8 +85,12 @@ export async function ensureDeclaredGroups(db: Kysely<Database>, rules: AccountR
   return created;
 }
 
-/** Delete a group and its memberships. The admin group and groups endpoint.yaml declares cannot be deleted. */
-export async function removeGroup(db: Kysely<Database>, rules: AccountRules, actor: Actor, name: string): Promise<void> {
+/**
+ * Delete a group and its memberships. The admin group and groups endpoint.yaml declares cannot be deleted.
+ * Returns whether it deleted one: with `alreadyDone: "report"`, a group deleted lately (a replayed DELETE) is false,
+ * not 404; a name never used is still 404.
+ */
+export async function removeGroup(db: Kysely<Database>, rules: AccountRules, actor: Actor, name: string, { alreadyDone = "refuse" }: AlreadyDone = {}): Promise<boolean> {
   const lower = name.toLowerCase();
   if (lower === rules.adminGroup)
     throw new EndpointError("admin_group", 409, `group ${quoteName(rules.adminGroup)} administers Endpoint and cannot be deleted`);
@@ -97,10 +101,20 @@ export async function removeGroup(db: Kysely<Database>, rules: AccountRules, act
       `group ${quoteName(lower)} is declared in ${rules.configFile}; remove it (and the routes that name it) from there first`,
     );
   requireRecentAuthentication(actor, "delete a group");
-  await db.transaction().execute(async (trx) => {
-    const group = await requireGroup(trx, name);
-    await trx.deleteFrom("groups").where("id", "=", group.id).execute();
+  return db.transaction().execute(async (trx) => {
+    const group = await findGroup(trx, name);
+    if (!group) {
+      if (alreadyDone === "report" && (await removedLately(trx, "group.remove", name))) return false;
+      throw groupNotFound(name);
+    }
+    const deleted = await trx.deleteFrom("groups").where("id", "=", group.id).executeTakeFirst();
+    // Another request deleted it between the read and the delete: that one wrote the audit row.
+    if (deleted.numDeletedRows === 0n) {
+      if (alreadyDone === "report") return false;
+      throw groupNotFound(name);
+    }
     await recordAudit(trx, actor, "group.remove", group.name);
+    return true;
   });
 }
 
@@ -141,7 +155,25 @@ export async function describeGroup(db: Kysely<Database>, rules: AccountRules, n
 
 const isAdminGroup = (rules: AccountRules, name: string) => name.toLowerCase() === rules.adminGroup;
 
-export async function addMember(db: Kysely<Database>, rules: AccountRules, actor: Actor, groupName: string, username: string): Promise<void> {
+/** A membership change: the group and user as stored, and whether anything changed (a repeat changes nothing). */
+export interface MembershipChange {
+  changed: boolean;
+  group: string;
+  username: string;
+}
+
+/**
+ * Put a user in a group. Already a member: 409 already_member, or with `alreadyDone: "report"` (a replayed PUT)
+ * `changed: false`. Only a change is audited.
+ */
+export async function addMember(
+  db: Kysely<Database>,
+  rules: AccountRules,
+  actor: Actor,
+  groupName: string,
+  username: string,
+  { alreadyDone = "refuse" }: AlreadyDone = {},
+): Promise<MembershipChange> {
   if (isAdminGroup(rules, groupName)) requireRecentAuthentication(actor, "make someone an administrator");
   const outcome = await db.transaction().execute(async (trx) => {
     const group = await requireGroup(trx, groupName);
@@ -151,16 +183,27 @@ export async function addMember(db: Kysely<Database>, rules: AccountRules, actor
       .values({ group_id: group.id, user_id: user.id })
       .onConflict((oc) => oc.doNothing())
       .executeTakeFirst();
-    if (result.numInsertedOrUpdatedRows === 0n) return { added: false, group: group.name, user: user.username };
+    if (result.numInsertedOrUpdatedRows === 0n) return { changed: false, group: group.name, username: user.username };
     await recordAudit(trx, actor, "group.add_member", group.name, { member: user.username });
-    return { added: true, group: group.name, user: user.username };
+    return { changed: true, group: group.name, username: user.username };
   });
-  if (!outcome.added)
-    throw conflict("already_member", `user ${quoteName(outcome.user)} is already a member of group ${quoteName(outcome.group)}`);
+  if (!outcome.changed && alreadyDone === "refuse")
+    throw conflict("already_member", `user ${quoteName(outcome.username)} is already a member of group ${quoteName(outcome.group)}`);
+  return outcome;
 }
 
-/** Take a user out of a group; the last active administrator cannot leave the admin group. */
-export async function removeMember(db: Kysely<Database>, rules: AccountRules, actor: Actor, groupName: string, username: string): Promise<void> {
+/**
+ * Take a user out of a group; the last active administrator cannot leave the admin group. Not a member: 409
+ * not_member, or with `alreadyDone: "report"` (a replayed DELETE) `changed: false`. Only a change is audited.
+ */
+export async function removeMember(
+  db: Kysely<Database>,
+  rules: AccountRules,
+  actor: Actor,
+  groupName: string,
+  username: string,
+  { alreadyDone = "refuse" }: AlreadyDone = {},
+): Promise<MembershipChange> {
   const fromAdminGroup = isAdminGroup(rules, groupName);
   if (fromAdminGroup) requireRecentAuthentication(actor, "remove an administrator");
   const outcome = await db.transaction().execute(async (trx) => {
@@ -169,10 +212,11 @@ export async function removeMember(db: Kysely<Database>, rules: AccountRules, ac
     const user = await requireUser(trx, username);
     if (fromAdminGroup) await refuseLastActiveAdmin(trx, rules, adminGroupId, user, "remove this member");
     const result = await trx.deleteFrom("group_members").where("group_id", "=", group.id).where("user_id", "=", user.id).executeTakeFirst();
-    if (result.numDeletedRows === 0n) return { removed: false, group: group.name, user: user.username };
+    if (result.numDeletedRows === 0n) return { changed: false, group: group.name, username: user.username };
     await recordAudit(trx, actor, "group.remove_member", group.name, { member: user.username });
-    return { removed: true, group: group.name, user: user.username };
+    return { changed: true, group: group.name, username: user.username };
   });
-  if (!outcome.removed)
-    throw new EndpointError("not_member", 409, `user ${quoteName(outcome.user)} is not a member of group ${quoteName(outcome.group)}`);
+  if (!outcome.changed && alreadyDone === "refuse")
+    throw new EndpointError("not_member", 409, `user ${quoteName(outcome.username)} is not a member of group ${quoteName(outcome.group)}`);
+  return outcome;
 }

@@ -29,6 +29,7 @@ export function hashPassword(password: string): Promise<string> {
   return Bun.password.hash(password, { algorithm: "argon2id" });
 }
 
+/** A one-off check (tools, tests). The server checks sign-ins on the password pool's low-priority threads instead. */
 export function verifyPassword(password: string, hash: string): Promise<boolean> {
   return Bun.password.verify(password, hash).catch(() => false);
 }

@@ -1,11 +1,13 @@
 // Sessions, token records and users (with their groups) kept in memory, so the guard answers without a database
 // round trip. PostgreSQL triggers NOTIFY endpoint_auth on every change to those rows, whoever makes it; each
 // instance drops what changed. A reconnect of the listener, and a periodic resync, drop everything, because
-// notifications sent while the listener was away are lost.
+// notifications sent while the listener was away are lost. While the listener hangs (its heartbeat unanswered),
+// nothing is cached: every lookup goes to the database until the listener is back.
 import type { Kysely } from "kysely";
 import type { DatabaseHandle } from "../../db/open.ts";
 import type { Database } from "../../db/schema.ts";
 import type { Logger } from "../logger.ts";
+import { DatabaseClock } from "./database-clock.ts";
 import { type SessionRecord, loadSession } from "./sessions.ts";
 
 export interface UserRecord {
@@ -19,7 +21,7 @@ export interface TokenRecord {
   id: string;
   userId: string;
   routes: readonly string[] | null;
-  expiresAt: number; // epoch ms
+  expiresAt: number; // epoch ms, database time: judged against `clock.now()`
   revoked: boolean;
 }
 
@@ -44,11 +46,16 @@ export class AuthCache {
   #epoch = 0;
   #resync: ReturnType<typeof setInterval> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
+  /** False while the listener may be missing notifications: lookups then bypass the cache. */
+  #following = true;
+  /** The database's time, for judging the expiries of what is cached here without a round trip. */
+  readonly clock: DatabaseClock;
 
   constructor(
     private readonly db: Kysely<Database>,
-    { maxEntries = 50_000 }: { maxEntries?: number } = {},
+    { maxEntries = 50_000, localClock }: { maxEntries?: number; localClock?: () => number } = {},
   ) {
+    this.clock = new DatabaseClock(db, localClock);
     this.#users = new BoundedMap(maxEntries);
     this.#sessions = new BoundedMap(maxEntries);
     this.#tokens = new BoundedMap(maxEntries);
@@ -61,14 +68,22 @@ export class AuthCache {
       (payload) => this.invalidate(payload),
       () => {
         log.info("auth_cache_listening", { channel: AUTH_CHANNEL });
+        this.#following = true;
+        this.clear();
+      },
+      () => {
+        if (this.#following) log.warn("auth_cache_listener_silent", { channel: AUTH_CHANNEL, note: "caching paused until the listener reconnects" });
+        this.#following = false;
         this.clear();
       },
     );
     this.#resync = setInterval(() => this.clear(), resyncSeconds * 1000);
     this.#resync.unref();
+    await this.clock.follow(log, resyncSeconds);
   }
 
   async stop(): Promise<void> {
+    this.clock.stop();
     clearInterval(this.#resync);
     await this.#unlisten?.().catch(() => {});
   }
@@ -116,6 +131,7 @@ export class AuthCache {
   }
 
   #cached<V>(map: BoundedMap<string, V | null>, key: string, load: () => Promise<V | null>): Promise<V | null> | V | null {
+    if (!this.#following) return load();
     const hit = map.get(key);
     if (hit !== undefined) return hit;
     const epoch = this.#epoch;

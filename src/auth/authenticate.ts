@@ -83,7 +83,7 @@ export class CredentialAuthenticator implements Authenticator {
   }
 
   #verifiedToken(presented: string, verified: VerifiedToken): AuthResult | Promise<AuthResult> {
-    const now = Date.now();
+    const now = this.cache.clock.now(); // expiries are database times (the JWT's exp is the row's expires_at)
     if (verified.expiresAt <= now) {
       this.#verified.delete(presented);
       return { principal: null, tried: TOKEN, failure: "token has expired" };
@@ -127,14 +127,16 @@ export class CredentialAuthenticator implements Authenticator {
     const hash = idHash;
     return after(this.cache.session(hash), (session) => {
       if (!session) return { principal: null, tried: SESSION, failure: "session is unknown or ended" };
-      const now = Date.now();
+      const now = this.cache.clock.now(); // the session's times are the database's, and so is its idea of now
       if (now - session.createdAt > this.#absoluteMs) return { principal: null, tried: SESSION, failure: "session passed its absolute lifetime" };
       if (now - session.lastSeenAt > this.#idleMs) return { principal: null, tried: SESSION, failure: "session was idle too long" };
       return after(this.cache.user(session.userId), (user): AuthResult => {
         if (!user || user.disabled) return { principal: null, tried: SESSION, failure: "session's user is disabled or removed" };
         if (this.activity.sessionSeen(hash, now)) session.lastSeenAt = now;
         const principal: Principal = { id: user.id, username: user.username, groups: user.groups, via: "session" };
-        return { principal, tried: SESSION, session: { idHash: hash, csrfToken: session.csrfToken, authenticatedAt: session.authenticatedAt } };
+        // authenticatedAt leaves in this machine's time: the sudo window (actorFor) compares it with Date.now().
+        const authenticatedAt = this.cache.clock.toLocal(session.authenticatedAt);
+        return { principal, tried: SESSION, session: { idHash: hash, csrfToken: session.csrfToken, authenticatedAt } };
       });
     });
   }

@@ -2,10 +2,11 @@
 // sign-in (the attempt is reserved before hashing), and on success the session counts as freshly authenticated.
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
+import { recordSudoConfirmation } from "../accounts/sudo.ts";
 import { findUser } from "../accounts/users.ts";
 import type { AuthCache } from "./auth-cache.ts";
 import type { PasswordGate } from "./password-gate.ts";
-import { markSessionAuthenticated } from "./sessions.ts";
+import { markSessionAuthenticated, sessionHandle } from "./sessions.ts";
 import { attemptSucceeded, reserveAttempt } from "./throttle.ts";
 
 export type PasswordCheck = { ok: true } | { ok: false; status: 401 | 429; message: string; retryAfterSeconds?: number };
@@ -32,6 +33,8 @@ export class PasswordChecker {
       return { ok: false, status: 401, message: "That password is not right." };
     await attemptSucceeded(this.db, username, address);
     await markSessionAuthenticated(this.db, idHash);
+    const actor = { name: user.username, source: "web" as const, clientAddress: address, recentlyAuthenticated: true };
+    await recordSudoConfirmation(this.db, actor, sessionHandle(idHash));
     this.cache.forgetSession(idHash);
     return { ok: true };
   }

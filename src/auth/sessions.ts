@@ -128,12 +128,13 @@ export interface SessionRecord {
   idHash: string;
   userId: string;
   csrfToken: string;
-  createdAt: number; // epoch ms
+  // Epoch ms, all three written by the database's now(): judge them against its clock (DatabaseClock), not Date.now().
+  createdAt: number;
   lastSeenAt: number;
   authenticatedAt: number;
 }
 
-/** The session row, or null; expiry is the caller's to judge (the cache keeps the record). */
+/** The session row, or null; expiry is the caller's to judge, in database time (the cache keeps the record). */
 export async function loadSession(db: Kysely<Database>, idHash: string): Promise<SessionRecord | null> {
   const row = await db
     .selectFrom("sessions")

@@ -2,7 +2,8 @@
 // instance shares the counts. Each attempt is *reserved* before any password is hashed, by one statement that
 // increments both counters and returns them, so N concurrent guesses count as N. Past the limit, attempts for that
 // name or from that address are refused until the window ends (a soft lock), whether or not the password is right.
-// Sign-in, the account page's current-password check and sudo confirmations all count here.
+// Sign-in, the account page's current-password check and sudo confirmations all count here. A lock-out is audited
+// as user.lockout or address.lockout (actor `throttle`) when it starts.
 import { type Kysely, sql } from "kysely";
 import type { Database } from "../../db/schema.ts";
 import { type Actor, recordAudit } from "../accounts/audit.ts";
@@ -45,6 +46,16 @@ export async function reserveAttempt(db: Kysely<Database>, username: string, add
     .execute();
   let retryAfterSeconds = 0;
   for (const row of rows) if (row.failures > limitOf(row.key)) retryAfterSeconds = Math.max(retryAfterSeconds, row.remaining, 1);
+  // The first refused attempt of a window starts a lock-out: audited (and so logged as a security event) once,
+  // by the one statement whose count crossed the limit, however many guesses arrive at once.
+  for (const row of rows)
+    if (row.failures === limitOf(row.key) + 1) {
+      const [kind, ...rest] = row.key.split(":");
+      await recordAudit(db, { name: "throttle", source: "web", clientAddress: address, recentlyAuthenticated: false }, `${kind}.lockout`, rest.join(":"), {
+        failures: limitOf(row.key),
+        retry_after_seconds: Math.max(row.remaining, 1),
+      });
+    }
   return { allowed: retryAfterSeconds === 0, retryAfterSeconds };
 }
 

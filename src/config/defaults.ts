@@ -19,7 +19,7 @@ export interface RawRoute {
   description?: string;
 }
 export interface RawConfig {
-  server?: { host?: string; port?: number; public_url?: string; allowed_hosts?: string[]; trusted_proxies?: number; body_limit?: string | number; openapi?: Config["server"]["openapi"]; shutdown_grace?: string | number };
+  server?: { host?: string; port?: number; public_url?: string; allowed_hosts?: string[]; trusted_proxies?: number; body_limit?: string | number; json_max_depth?: number; openapi?: Config["server"]["openapi"]; shutdown_grace?: string | number };
   database?: { url?: string };
   auth?: {
     session?: { idle_timeout?: string | number; absolute_timeout?: string | number; reauth_after?: string | number };
@@ -28,6 +28,8 @@ export interface RawConfig {
     tokens?: { default_expiry?: string | number; max_expiry?: string | number };
     secret?: string;
     previous_secrets?: string[];
+    mfa?: { required_for?: string[] };
+    mail?: { host: string; port?: number; from: string; tls?: "starttls" | "implicit" | "off"; username?: string; password?: string };
   };
   groups?: Record<string, { description?: string }>;
   routes?: Array<RawRoute | undefined>;
@@ -72,6 +74,12 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
   const groups: Config["groups"] = {};
   for (const [name, entry] of Object.entries(raw.groups ?? {})) groups[name] = { description: entry?.description ?? "" };
 
+  // A misspelt group here would silently leave its members without a second factor: refuse it like a route's.
+  const mfaRequiredFor = auth.mfa?.required_for ?? [];
+  for (const [i, group] of mfaRequiredFor.entries())
+    if (group !== (auth.admin_group ?? "admin") && !Object.hasOwn(groups, group))
+      report(["auth", "mfa", "required_for", i], "unknown-group", `auth.mfa.required_for names group '${group}', which groups: does not declare`);
+
   const routes: RouteConfig[] = (raw.routes ?? []).flatMap((route) =>
     route?.name && route.path && route.handler
       ? [
@@ -99,6 +107,7 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
       allowedHosts: (server.allowed_hosts ?? []).map((host) => host.toLowerCase()),
       trustedProxies: server.trusted_proxies ?? 0,
       bodyLimitBytes,
+      jsonMaxDepth: server.json_max_depth ?? 32,
       openapi: server.openapi ?? "authenticated",
       shutdownGraceSeconds: seconds(server.shutdown_grace, 10, ["server", "shutdown_grace"]),
     },
@@ -114,8 +123,26 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
       tokenMaxExpirySeconds: tokenMax,
       ...(auth.secret ? { secret: auth.secret } : {}),
       verifySecrets: auth.previous_secrets ?? [],
+      mfaRequiredFor,
+      ...(auth.mail ? { mail: mailSettings(auth.mail, report) } : {}),
     },
     groups,
     routes,
+  };
+}
+
+/** auth.mail with its defaults. Credentials travel only encrypted: a login with `tls: off` is refused. */
+function mailSettings(mail: NonNullable<NonNullable<RawConfig["auth"]>["mail"]>, report: Report): NonNullable<Config["auth"]["mail"]> {
+  const tls = mail.tls ?? "starttls";
+  if (tls === "off" && mail.username) report(["auth", "mail", "tls"], "bad-value", "auth.mail.username needs tls: starttls or implicit; a password must not cross the network in clear");
+  // Plain SMTP carries reset links (passwords in all but name) readable on the wire: only to this machine.
+  if (tls === "off" && !["127.0.0.1", "::1", "[::1]", "localhost"].includes(mail.host.toLowerCase()))
+    report(["auth", "mail", "tls"], "bad-value", "auth.mail.tls: off is allowed only for a mail server on this machine (127.0.0.1, ::1 or localhost)");
+  return {
+    host: mail.host,
+    port: mail.port ?? (tls === "implicit" ? 465 : 587),
+    from: mail.from,
+    tls,
+    ...(mail.username ? { username: mail.username, password: mail.password ?? "" } : {}),
   };
 }

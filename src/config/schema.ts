@@ -26,6 +26,9 @@ export const ServerSection = t.Object(
         description: "Largest request body accepted, e.g. 1mb or 512kb (default 1mb, at most 64mb)",
       }),
     ),
+    json_max_depth: t.Optional(
+      t.Integer({ minimum: 1, maximum: 512, description: "How deep arrays and objects may nest in a JSON request body; deeper bodies get 422 (default 32)" }),
+    ),
     openapi: t.Optional(t.Union([t.Literal("public"), t.Literal("authenticated"), t.Literal("off")], { description: "Who may read /api/openapi.json (default authenticated)" })),
     shutdown_grace: t.Optional(duration("How long in-flight requests may take to finish at shutdown (default 10s)")),
   },
@@ -72,6 +75,31 @@ export const AuthSection = t.Object(
     ),
     secret: t.Optional(t.String({ description: "Signs API tokens. Prefer ${ENDPOINT_SECRET}: never commit a secret" })),
     previous_secrets: t.Optional(t.Array(t.String(), { description: "Older secrets still accepted for verification while tokens are rotated" })),
+    mail: t.Optional(
+      t.Object(
+        {
+          host: t.String({ minLength: 1, maxLength: 255, pattern: "^[A-Za-z0-9.:\\[\\]-]+$", description: "SMTP server, e.g. smtp.example.com" }),
+          port: t.Optional(t.Integer({ minimum: 1, maximum: 65535, description: "SMTP port (default 587; 465 for tls: implicit)" })),
+          from: t.String({ minLength: 3, maxLength: 254, pattern: "^[^\\s@<>]+@[^\\s@<>]+$", description: "Sender address of password-reset mail, e.g. endpoint@example.com" }),
+          tls: t.Optional(
+            t.Union([t.Literal("starttls"), t.Literal("implicit"), t.Literal("off")], {
+              description: "starttls (default): upgrade with STARTTLS and refuse a server without it; implicit: TLS from the start (port 465); off: plain text, loopback only",
+            }),
+          ),
+          username: t.Optional(t.String({ minLength: 1, maxLength: 255, description: "SMTP login (AUTH PLAIN, only over TLS)" })),
+          password: t.Optional(t.String({ maxLength: 1024, description: "SMTP password: use ${SMTP_PASSWORD}, never write it here" })),
+        },
+        { additionalProperties: false, description: "Send password-reset links by e-mail: the sign-in page then offers \"Forgot your password?\"" },
+      ),
+    ),
+    mfa: t.Optional(
+      t.Object(
+        {
+          required_for: t.Optional(t.Array(t.String({ pattern: NAME_PATTERN }), { uniqueItems: true, description: "Members of these groups must turn on two-step sign-in (TOTP) at their next sign-in, e.g. [admin] (default none)" })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false, description: "Sessions, cookies and API tokens" },
 );
@@ -108,6 +136,15 @@ export const EndpointConfigSchema = t.Object(
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
+export interface MailSettings {
+  host: string;
+  port: number;
+  from: string;
+  tls: "starttls" | "implicit" | "off";
+  username?: string;
+  password?: string;
+}
+
 export interface RouteConfig {
   name: string;
   method: HttpMethod;
@@ -135,6 +172,8 @@ export interface Config {
     allowedHosts: readonly string[];
     trustedProxies: number;
     bodyLimitBytes: number;
+    /** server.json_max_depth: JSON bodies nesting arrays and objects deeper than this are refused before parsing. */
+    jsonMaxDepth: number;
     openapi: "public" | "authenticated" | "off";
     shutdownGraceSeconds: number;
   };
@@ -151,6 +190,10 @@ export interface Config {
     tokenMaxExpirySeconds: number;
     secret?: string;
     verifySecrets: string[];
+    /** auth.mfa.required_for: groups whose members must use two-step sign-in. */
+    mfaRequiredFor: string[];
+    /** auth.mail: where password-reset mail goes out; absent = no "forgot password" form. */
+    mail?: MailSettings;
   };
   groups: Record<string, { description: string }>;
   routes: RouteConfig[];

@@ -8,6 +8,7 @@ import type { SessionSummary } from "../auth/sessions.ts";
 import type { TokenSummary } from "../accounts/tokens.ts";
 import { Layout } from "./layout.tsx";
 import { Messages, TokenOnce, TokenTable, when } from "./parts.tsx";
+import { type EnrolmentProps, MfaSection } from "./mfa-pages.tsx";
 
 export interface AccountPageProps {
   principal: Principal;
@@ -21,9 +22,13 @@ export interface AccountPageProps {
   error?: string;
   /** A token just created: shown this once. */
   newToken?: string;
+  /** Two-step sign-in: whether it is on; the enrolment panel while turning it on; new recovery codes, this once. */
+  mfa: { enrolled: boolean; recoveryCodesLeft: number };
+  enrolment?: EnrolmentProps;
+  recoveryCodes?: string[];
 }
 
-export function AccountPage({ principal, csrfToken, isAdmin, routes, sessions, tokens, notice, error, newToken }: AccountPageProps): JSX.Element {
+export function AccountPage({ principal, csrfToken, isAdmin, routes, sessions, tokens, notice, error, newToken, mfa, enrolment, recoveryCodes }: AccountPageProps): JSX.Element {
   return (
     <Layout title="Your account" principal={principal} csrfToken={csrfToken} isAdmin={isAdmin}>
       <h1 safe>{principal.username}</h1>
@@ -56,6 +61,7 @@ export function AccountPage({ principal, csrfToken, isAdmin, routes, sessions, t
         </label>
         <button type="submit">Change password</button>
       </form>
+      <MfaSection status={mfa} enrolment={enrolment} recoveryCodes={recoveryCodes} csrfToken={csrfToken} />
       <h2>Where you are signed in</h2>
       <SessionTable sessions={sessions} csrfToken={csrfToken} />
       <form method="post" action="/logout/everywhere" class="inline">

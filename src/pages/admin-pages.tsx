@@ -87,13 +87,17 @@ export function UsersPage(props: AdminFrame & { users: UserSummary[]; total: num
           Password (12 characters or more)
           <input name="password" type="password" required minlength="12" maxlength="128" autocomplete="new-password" />
         </label>
+        <label>
+          E-mail address (optional; where password-reset links are sent)
+          <input name="email" type="email" maxlength="254" autocomplete="off" />
+        </label>
         <button type="submit">Create user</button>
       </form>
     </Layout>
   );
 }
 
-export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenSummary[]; newToken?: string }): JSX.Element {
+export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenSummary[]; newToken?: string; resetLink?: string }): JSX.Element {
   const { user, tokens } = props;
   const base = `/admin/users/${encodeURIComponent(user.username)}`;
   return (
@@ -103,7 +107,8 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
       <Messages notice={props.notice} error={props.error} />
       <TokenOnce token={props.newToken} />
       <p>
-        Status: {user.disabled ? "disabled" : "active"}. Groups: {escapeHtml(user.groups.join(", ") || "none")}.
+        Status: {user.disabled ? "disabled" : "active"}. Groups: {escapeHtml(user.groups.join(", ") || "none")}. E-mail:{" "}
+        {escapeHtml(user.email ?? "none")}.
       </p>
       <form method="post" action={`${base}/${user.disabled ? "enable" : "disable"}`} class="inline">
         <Csrf token={props.csrfToken} />
@@ -118,6 +123,31 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
           <input name="password" type="password" required minlength="12" maxlength="128" autocomplete="new-password" />
         </label>
         <button type="submit">Set password</button>
+      </form>
+      <h2>Password-reset link</h2>
+      {props.resetLink ? (
+        <section class="token-once">
+          <p>The link works once, for an hour. Give it to the user now: it will not be shown again.</p>
+          <input class="token" readonly value={props.resetLink} aria-label="Password-reset link" />
+          <button type="button" data-copy="input.token">
+            Copy
+          </button>
+        </section>
+      ) : (
+        ""
+      )}
+      <form method="post" action={`${base}/reset-link`} class="inline">
+        <Csrf token={props.csrfToken} />
+        <button type="submit">Make a reset link</button>
+      </form>
+      <h2>E-mail address</h2>
+      <form class="stack" method="post" action={`${base}/email`}>
+        <Csrf token={props.csrfToken} />
+        <label>
+          E-mail address (empty to clear)
+          <input name="email" type="email" maxlength="254" autocomplete="off" value={user.email ?? ""} />
+        </label>
+        <button type="submit">Set e-mail address</button>
       </form>
       <h2>Tokens</h2>
       <TokenTable tokens={tokens} revoke={revokeLink} />

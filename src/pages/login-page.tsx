@@ -26,6 +26,9 @@ export function LoginPage({ csrfToken, next, error, username }: { csrfToken: str
         </label>
         <button type="submit">Sign in</button>
       </form>
+      <p>
+        <a href="/login/forgot">Forgot your password?</a>
+      </p>
     </Layout>
   );
 }

@@ -3,6 +3,7 @@
 // call app.handle() with real Requests.
 import type { DatabaseHandle } from "../../db/open.ts";
 import { ensureDeclaredGroups } from "../accounts/groups.ts";
+import { deriveMfaKeys } from "../accounts/mfa-cipher.ts";
 import { accountRules } from "../accounts/rules.ts";
 import { ActivityRecorder } from "../auth/activity.ts";
 import { AuthCache } from "../auth/auth-cache.ts";
@@ -17,7 +18,7 @@ import type { Config } from "../config/schema.ts";
 import { type EndpointApp, createApp } from "./app.ts";
 import { allBuiltinRoutes } from "./builtin/all.ts";
 import { clientAddressResolver } from "./client-address.ts";
-import type { Logger } from "../logger.ts";
+import { type Logger, attachSecurityLog } from "../logger.ts";
 import type { Route } from "./route.ts";
 import { buildRouteTable } from "./route-table.ts";
 import type { EndpointServices, Readiness } from "./services.ts";
@@ -54,7 +55,10 @@ export interface AssembleOptions {
 export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoint> {
   const { config, database, log } = options;
   const secrets = resolveSecrets(config, { env: options.env, mode: options.mode });
+  // Audited changes, lock-outs and sudo confirmations are logged as security events while this Endpoint runs.
+  const detachSecurityLog = attachSecurityLog(log);
   const codec = new TokenCodec(secrets);
+  const mfaKeys = deriveMfaKeys(secrets.verifying);
   const cache = new AuthCache(database.db);
   await cache.follow(database, log);
   const activity = new ActivityRecorder(database.db, log);
@@ -81,7 +85,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     if (options.mode === "development") origins.allowLoopback(listeningPort ?? current.server.port);
     else origins.enforceHosts();
     builtOrigins = origins;
-    const endpoint: EndpointServices = { db: database.db, cache, codec, gate, passwords, setupLink, origins, readiness, routes: table };
+    const endpoint: EndpointServices = { db: database.db, cache, codec, mfaKeys, gate, passwords, setupLink, origins, readiness, routes: table };
     const app = createApp({
       services: {
         endpoint,
@@ -113,6 +117,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
       if (options.mode === "development") builtOrigins?.allowLoopback(port);
     },
     async shutdown() {
+      detachSecurityLog();
       await activity.stop();
       await cache.stop();
     },

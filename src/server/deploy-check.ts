@@ -1,7 +1,7 @@
 // `check --deploy`: audit a production setup the way Django's `check --deploy` does. Each finding names the
 // setting, why it matters, and the fix.
 import { readFileSync } from "node:fs";
-import { secretWeakness } from "../auth/secret.ts";
+import { previousSecretProblems, secretWeakness } from "../auth/secret.ts";
 import type { Config } from "../config/schema.ts";
 
 export interface DeployFinding {
@@ -21,6 +21,12 @@ export function checkDeployment(config: Config, env: Record<string, string | und
     if (!env.ENDPOINT_SECRET && readFileSync(config.file, "utf8").includes(secret))
       add("secret-in-config", `auth.secret is written into ${config.file}`, "move it to ENDPOINT_SECRET and write auth.secret: ${ENDPOINT_SECRET} (or remove the key)");
   }
+  // Any secret that still verifies can mint tokens: the previous ones are held to the signing secret's rules.
+  for (const problem of previousSecretProblems(config))
+    if (problem.kind === "weak")
+      add("previous-secret-weak", problem.message, `remove entry ${problem.index} from auth.previous_secrets (the tokens it signed stop working; issue new ones)`);
+    else
+      add("previous-secret-in-config", problem.message, "pass it in from the environment (previous_secrets: [${ENDPOINT_PREVIOUS_SECRET}]), or remove it once its tokens have expired");
   if (env.NODE_ENV !== "production") add("not-production", `NODE_ENV is ${env.NODE_ENV ? `'${env.NODE_ENV}'` : "unset"}`, "set NODE_ENV=production (deploy/endpoint.service does)");
   const url = new URL(config.server.publicUrl);
   if (url.protocol !== "https:") add("public-url-not-https", `server.public_url is ${config.server.publicUrl}: sessions would travel in clear text`, "serve over https behind nginx and set server.public_url: https://your.domain");

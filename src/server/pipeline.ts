@@ -146,7 +146,7 @@ async function withBody(
     const context = new RequestContext(entry, services, request, facts.requestId, auth.principal, auth.session ?? null, form);
     context.params = validateParams(entry, params);
     context.query = validateQuery(entry, request);
-    if (entry.validators.body) context.body = await readBody(entry, request, limit);
+    if (entry.validators.body) context.body = await readBody(entry, request, services.config.server);
     return await answer(entry, services, facts, auth, await entry.handler.handle(context));
   } catch (error) {
     // A page form that needs a fresh password: ask for it, carrying the form, instead of an error page.

@@ -2,6 +2,7 @@
 // assembleEndpoint, so a route table can be built (and listed by `routes`) without any of them.
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
+import type { MfaKeys } from "../accounts/mfa-cipher.ts";
 import type { AuthCache } from "../auth/auth-cache.ts";
 import type { AcceptedOrigins } from "../auth/origins.ts";
 import type { PasswordChecker } from "../auth/password-check.ts";
@@ -23,6 +24,8 @@ export interface EndpointServices {
   /** Sessions, token records and users as the guard sees them; a change made here drops its entries at once. */
   cache: AuthCache;
   codec: TokenCodec;
+  /** Encrypt and decrypt MFA secrets (derived from the signing secret and the previous ones). */
+  mfaKeys: MfaKeys;
   /** Sign-in's password checks (bounded concurrency, a dummy hash for unknown users). */
   gate: PasswordGate;
   /** A signed-in user's password, checked again (sudo mode, the account page). */

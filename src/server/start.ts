@@ -69,11 +69,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const sink = bufferedSink(1);
   const log = options.log ?? createLogger(sink, "info");
   // Requests fail fast when the database is down or hung: 2 s per query (or wait for a pooled connection),
-  // after which the answer is 503. The server-side statement_timeout backs it up.
+  // after which the query is cancelled and the answer is 503. On PostgreSQL the server enforces the same limit
+  // itself, a little later so the request's own deadline answers first: no statement (and no transaction left
+  // idle) outlives the request that gave up on it, even when the cancel cannot reach the server.
   const database = await openDatabase(options.databaseUrl, {
     create: mode === "development",
-    statementTimeoutMs: 10_000,
     queryTimeoutMs: 2_000,
+    statementTimeoutMs: 2_500,
+    idleInTransactionTimeoutMs: 2_500,
     share: options.shareEmbeddedDatabase,
   });
   try {

@@ -133,7 +133,7 @@ for (const backend of testBackends()) {
       expect((await server.request("/api/users/kim", { method: "PATCH", token: adminToken, headers: { "content-type": "application/json" }, body: JSON.stringify({ disabled: true }) })).status).toBe(200);
       const stale = await staleSignIn("root");
       expect((await api(stale, "GET", "/api/users")).status).toBe(200);
-      expect((await api(stale, "PUT", "/api/groups/crew/members/lee")).status).toBe(204);
+      expect((await api(stale, "PUT", "/api/groups/crew/members/lee")).status).toBe(201);
       expect(await membersOf("crew")).toEqual(["dan", "lee"]);
       expect((await api(stale, "DELETE", "/api/groups/crew/members/lee")).status).toBe(204);
       const enabled = await api(stale, "PATCH", "/api/users/kim", { disabled: false });
@@ -195,7 +195,7 @@ for (const backend of testBackends()) {
       const made = await submit(stale, "/admin/users/lee/tokens", { name: "after confirming" });
       expect(made.status).toBe(200);
       expect(await made.text()).toMatch(/value="ept_[^"]+"/);
-      expect((await api(stale, "PUT", "/api/groups/admin/members/lee")).status).toBe(204);
+      expect((await api(stale, "PUT", "/api/groups/admin/members/lee")).status).toBe(201);
       expect((await api(stale, "DELETE", "/api/groups/admin/members/lee")).status).toBe(204);
       expect((await api(stale, "PATCH", "/api/users/dan", { disabled: false })).status).toBe(200);
     });
@@ -242,7 +242,7 @@ for (const backend of testBackends()) {
       const call = (method: string, path: string, body?: unknown) =>
         server.request(path, { method, token: adminToken, headers: body === undefined ? {} : { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
       expect((await call("POST", "/api/tokens", { name: "by token" })).status).toBe(201);
-      expect((await call("PUT", "/api/groups/admin/members/lee")).status).toBe(204);
+      expect((await call("PUT", "/api/groups/admin/members/lee")).status).toBe(201);
       expect((await call("DELETE", "/api/groups/admin/members/lee")).status).toBe(204);
       expect((await call("PATCH", "/api/users/lee", { disabled: true })).status).toBe(200);
       expect((await call("PATCH", "/api/users/lee", { disabled: false })).status).toBe(200);

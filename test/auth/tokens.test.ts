@@ -1,6 +1,7 @@
 // Token verification refuses everything but an unexpired HS256 Endpoint token signed with one of our secrets.
 import { describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
+import { keyId } from "../../src/auth/secret.ts";
 import { TokenCodec } from "../../src/auth/token-codec.ts";
 
 const SECRET = "s".repeat(8) + "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -26,7 +27,7 @@ describe("API token verification", () => {
     expect(verified?.id).toBe(id);
     expect(verified?.userId).toBe(userId);
     const header = JSON.parse(Buffer.from(token.slice(4).split(".")[0]!, "base64url").toString());
-    expect(header).toEqual({ alg: "HS256", typ: "ept+jwt" });
+    expect(header).toEqual({ alg: "HS256", typ: "ept+jwt", kid: keyId(SECRET) });
   });
 
   const refused: Array<[string, () => Promise<string>]> = [

@@ -31,7 +31,12 @@ function yamlFiles(dir: string): string[] {
   });
 }
 
-const files = yamlFiles(ROOT).sort();
+/** YAML files that are not Endpoint configs: other tools' settings. */
+const NOT_ENDPOINT_CONFIGS = new Set(["redocly.yaml"]);
+
+const files = yamlFiles(ROOT)
+  .filter((file) => !NOT_ENDPOINT_CONFIGS.has(file))
+  .sort();
 const valid = files.filter((file) => !(file in DELIBERATELY_INVALID));
 console.log(`json-schema.test.ts: checked ${files.length} YAML files against schema/endpoint.schema.json:\n  ${files.join("\n  ")}`);
 

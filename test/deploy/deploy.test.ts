@@ -76,6 +76,31 @@ describe("check --deploy", () => {
     expect(inConfig.stdout).not.toContain(STRONG);
   });
 
+  test("a weak previous secret is reported by check --deploy, and serve refuses to start on it, naming the entry only", async () => {
+    const file = join(work, "with-weak-previous.yaml");
+    writeFileSync(
+      file,
+      "server:\n  public_url: https://e.example\n  allowed_hosts: [e.example]\n  trusted_proxies: 1\nauth:\n  previous_secrets: [changeme, \"${ENDPOINT_PREVIOUS_SECRET:-}\"]\nroutes: []\n",
+    );
+    const env = { ENDPOINT_SECRET: STRONG, NODE_ENV: "production", ENDPOINT_PREVIOUS_SECRET: undefined };
+    const check = await runCli(["check", "--deploy", "--config", file, "--database-url", "postgres://x@h/d", "--json"], { env });
+    expect(check.exitCode).toBe(1);
+    expect(JSON.parse(check.stdout).findings).toEqual([
+      {
+        code: "previous-secret-weak",
+        message: "auth.previous_secrets[0] is too weak: it is shorter than 32 bytes",
+        fix: "remove entry 0 from auth.previous_secrets (the tokens it signed stop working; issue new ones)",
+      },
+    ]);
+    const database = `pglite:${join(work, "weak-previous-db")}`;
+    expect((await runCli(["init-db", "--config", file, "--database-url", database], { env })).exitCode).toBe(0);
+    const serve = await runCli(["serve", "--config", file, "--database-url", database, "--port", "0"], { env });
+    expect(serve.exitCode).toBe(1);
+    expect(serve.stderr).toStartWith("error: auth.previous_secrets[0] is too weak: it is shorter than 32 bytes.");
+    expect(serve.stderr.trim().split("\n")).toHaveLength(1);
+    expect(serve.stderr).not.toContain("changeme");
+  }, 60_000);
+
   test("check without --deploy is a usage error", async () => {
     const result = await runCli(["check"]);
     expect(result.exitCode).toBe(2);

@@ -52,7 +52,7 @@ for (const backend of testBackends()) {
 
     test("groups and members: create, show, add and remove a member, delete", async () => {
       expect((await call("POST", "/api/groups", { body: { name: "ops", description: "Operators" } })).status).toBe(201);
-      expect((await call("PUT", "/api/groups/ops/members/joe")).status).toBe(204);
+      expect((await call("PUT", "/api/groups/ops/members/joe")).status).toBe(201);
       expect(await (await call("GET", "/api/groups/ops")).json()).toMatchObject({ name: "ops", description: "Operators", members: ["joe"] });
       const list = await (await call("GET", "/api/groups")).json();
       expect(list.items.map((g: { name: string }) => g.name)).toContain("ops");
@@ -75,7 +75,8 @@ for (const backend of testBackends()) {
       expect((await call("GET", `/api/tokens/${body.id}`, { token: joeToken })).status).toBe(200);
       expect((await server.request("/whoami", { token: body.token })).status).toBe(200);
       expect((await call("DELETE", `/api/tokens/${body.id}`, { token: joeToken })).status).toBe(204);
-      expect(await problem(await call("DELETE", `/api/tokens/${body.id}`, { token: joeToken }))).toEqual({ status: 409, code: "token_revoked" });
+      // Sent again (a proxy's retry), the revocation answers as the first did (test/server/idempotent-replays.test.ts).
+      expect((await call("DELETE", `/api/tokens/${body.id}`, { token: joeToken })).status).toBe(204);
     });
 
     test("another user's token is 404 to a non-admin, and visible to an admin", async () => {
@@ -95,7 +96,6 @@ for (const backend of testBackends()) {
       { what: "unknown user", method: "PATCH", path: "/api/users/nobody", body: { disabled: true }, status: 404, code: "user_not_found" },
       { what: "unknown group", method: "PUT", path: "/api/groups/nope/members/joe", status: 404, code: "group_not_found" },
       { what: "duplicate user", method: "POST", path: "/api/users", body: { username: "JOE", password: "long enough password" }, status: 409, code: "user_exists" },
-      { what: "already a member", method: "PUT", path: "/api/groups/users/members/joe", status: 409, code: "already_member" },
       { what: "deleting the last admin", method: "DELETE", path: "/api/users/root", status: 409, code: "last_admin" },
       { what: "the last admin leaving the admin group", method: "DELETE", path: "/api/groups/admin/members/root", status: 409, code: "last_admin" },
       { what: "a short password", method: "POST", path: "/api/users", body: { username: "kim", password: "short" }, status: 422, code: "password_too_short" },
@@ -125,9 +125,9 @@ for (const backend of testBackends()) {
       }
     });
 
-    test("the admin group itself cannot be deleted, and removing a non-member is a conflict", async () => {
+    test("the admin group itself cannot be deleted, and removing a non-member is done already (204)", async () => {
       expect(await problem(await call("DELETE", "/api/groups/admin"))).toEqual({ status: 409, code: "admin_group" });
-      expect(await problem(await call("DELETE", "/api/groups/users/members/root"))).toEqual({ status: 409, code: "not_member" });
+      expect((await call("DELETE", "/api/groups/users/members/root")).status).toBe(204);
       expect(await problem(await call("DELETE", "/api/users/nobody"))).toEqual({ status: 404, code: "user_not_found" });
       expect((await server.request("/api/tokens")).status).toBe(401);
     });
@@ -139,17 +139,19 @@ for (const backend of testBackends()) {
       expect(JSON.stringify(body)).not.toContain("hunter2");
     });
 
-    test("the OpenAPI document describes every route with its security and groups, for signed-in callers only", async () => {
+    test("the OpenAPI document shows a signed-in caller the routes they may call, with their security and groups", async () => {
       expect((await server.request("/api/openapi.json")).status).toBe(401);
-      const document = await (await call("GET", "/api/openapi.json", { token: joeToken })).json();
-      expect(document.openapi).toBe("3.0.3");
-      expect(document.paths["/hooks/events"].post).toMatchObject({ operationId: "webhook", security: [{ bearerToken: [] }], "x-endpoint-access": { groups: ["services"] } });
-      expect(document.paths["/events"].get.security).toEqual([{ sessionCookie: [] }]);
-      expect(document.paths["/status"].get.security).toEqual([]);
-      expect(document.paths["/api/users"].post.requestBody.content["application/json"].schema.required).toEqual(["username", "password"]);
-      expect(document.paths["/api/groups/{name}/members/{username}"].put.parameters.map((p: { name: string }) => p.name)).toEqual(["name", "username"]);
-      const operations = Object.values(document.paths).flatMap((methods) => Object.keys(methods as object));
-      expect(operations.length).toBe(server.endpoint.table.length);
+      const joes = await (await call("GET", "/api/openapi.json", { token: joeToken })).json();
+      expect(joes.openapi).toBe("3.0.3");
+      expect(Object.keys(joes.paths)).toEqual(expect.arrayContaining(["/whoami", "/status", "/api/me", "/api/tokens"]));
+      // The services group's webhook, the session-only events page and the admin group's API are not joe's to call.
+      for (const path of ["/hooks/events", "/events", "/api/users"]) expect(joes.paths[path]).toBeUndefined();
+      const admins = await (await call("GET", "/api/openapi.json")).json();
+      expect(admins.paths["/api/users"].post).toMatchObject({ operationId: "api-users-create", security: [{ sessionCookie: [] }, { bearerToken: [] }], "x-endpoint-access": { groups: ["admin"] } });
+      expect(admins.paths["/api/users"].post.requestBody.content["application/json"].schema.required).toEqual(["username", "password"]);
+      expect(admins.paths["/status"].get.security).toEqual([]);
+      const members = admins.paths["/api/groups/{name}/members/{username}"].put.parameters.filter((p: { in: string }) => p.in === "path");
+      expect(members.map((p: { name: string }) => p.name)).toEqual(["name", "username"]);
     });
 
     test("changes made through the API are audited with who and from where", async () => {

@@ -35,7 +35,9 @@ for (const backend of testBackends()) {
 
     test("declared response schemas are in the OpenAPI document", async () => {
       const document = await (await server.request("/api/openapi.json")).json();
-      expect(document.paths["/make"].post.responses["200"].content["application/json"].schema).toMatchObject({ type: "object", required: ["id", "name"] });
+      // "x-status": 201 on the schema: the document says what created() answers.
+      expect(document.paths["/make"].post.responses["201"].content["application/json"].schema).toMatchObject({ type: "object", required: ["id", "name"] });
+      expect(document.paths["/make"].post.responses["201"].content["application/json"].schema["x-status"]).toBeUndefined();
       expect(document.paths["/echo"].post.responses["200"]).toEqual({ description: "Success" });
     });
   });

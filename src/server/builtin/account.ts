@@ -2,6 +2,7 @@
 // their password (the current one required and throttled; their other sessions end, their tokens are revoked),
 // sees their sessions and ends any of them (ending this one signs out; "sign out everywhere" is POST
 // /logout/everywhere) and manages their own API tokens (a new one is shown once; making one needs a recent password).
+import { mfaStatus } from "../../accounts/mfa.ts";
 import { accountRules } from "../../accounts/rules.ts";
 import { listTokens, revokeToken } from "../../accounts/tokens.ts";
 import { setPassword } from "../../accounts/users.ts";
@@ -17,6 +18,7 @@ import { type HtmlPage, html, isHtmlPage } from "../../handlers/html.ts";
 import { type AccountPageProps, AccountPage } from "../../pages/account-page.tsx";
 import { isShownOnPage } from "../problem.ts";
 import { type Route, type RouteSpec, builtinRoute, signedIn } from "../route.ts";
+import { mfaAccountRoutes } from "./mfa-account.ts";
 
 type Context = HandlerContext<unknown, unknown, unknown, Principal>;
 const TOKEN_DAYS = new Set(["7", "30", "90", "365"]);
@@ -33,16 +35,17 @@ export function accountRoutes(config: Config): Route[] {
       .filter((entry) => entry.origin === "config" && decide(entry.rule, { ...principal, via: "session" }).outcome === "allow")
       .map((entry) => ({ name: entry.name, method: entry.method, path: entry.path }));
     const session = context.session!;
-    const [tokens, sessions] = await Promise.all([
+    const [tokens, sessions, mfa] = await Promise.all([
       listTokens(db, { username: principal.username }),
       listUserSessions(db, principal.id, {
         currentIdHash: session.idHash,
         idleSeconds: config.auth.sessionIdleSeconds,
         absoluteSeconds: config.auth.sessionAbsoluteSeconds,
       }),
+      mfaStatus(db, principal.id),
     ]);
     const isAdmin = principal.groups.includes(config.auth.adminGroup);
-    return html(AccountPage({ principal, csrfToken: session.csrfToken, isAdmin, routes: callable, sessions, tokens, ...extra }), status, headers);
+    return html(AccountPage({ principal, csrfToken: session.csrfToken, isAdmin, routes: callable, sessions, tokens, mfa, ...extra }), status, headers);
   }
 
   /** Run `action`; an expected failure re-renders the page with its message (sudo mode goes up to the pipeline). */
@@ -146,5 +149,6 @@ export function accountRoutes(config: Config): Route[] {
           }),
       }),
     },
+    ...mfaAccountRoutes(config, render, attempt),
   ] satisfies RouteSpec[]).map(builtinRoute);
 }

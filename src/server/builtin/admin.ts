@@ -7,7 +7,8 @@ import { listAudit } from "../../accounts/audit.ts";
 import { addMember, createGroup, listGroups, removeGroup, removeMember } from "../../accounts/groups.ts";
 import { accountRules } from "../../accounts/rules.ts";
 import { findToken, listTokens, revokeToken } from "../../accounts/tokens.ts";
-import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../../accounts/users.ts";
+import { createResetLink } from "../../accounts/password-resets.ts";
+import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setEmail, setPassword } from "../../accounts/users.ts";
 import { issueToken } from "../../auth/issue-token.ts";
 import { listLockouts, unlockAddress, unlockUsername } from "../../auth/throttle.ts";
 import type { Principal } from "../../auth/principal.ts";
@@ -54,10 +55,12 @@ export function adminRoutes(config: Config): Route[] {
     const { users, total } = await listUsers(context.services.db, { search: search || undefined, limit: PER_PAGE, offset: (page - 1) * PER_PAGE });
     return html(UsersPage({ ...frame(context, extra), users, total, page, perPage: PER_PAGE, search }), status);
   };
-  const userPage = async (context: Context, username: string, extra: Partial<AdminFrame> & { newToken?: string } = {}, status = 200) => {
+  const userPage = async (context: Context, username: string, extra: Partial<AdminFrame> & { newToken?: string; resetLink?: string } = {}, status = 200) => {
     const { db } = context.services;
     const user = await describeUser(db, username);
-    return html(UserPage({ ...frame(context, extra), user, tokens: await listTokens(db, { username: user.username }), newToken: extra.newToken }), status);
+    const page = html(UserPage({ ...frame(context, extra), user, tokens: await listTokens(db, { username: user.username }), newToken: extra.newToken, resetLink: extra.resetLink }), status);
+    // A page showing a reset link must not hand it to another site in a Referer.
+    return extra.resetLink ? html(page.body, status, { "Referrer-Policy": "no-referrer" }) : page;
   };
   const groupsPage = async (context: Context, extra: Partial<AdminFrame> = {}, status = 200) =>
     html(GroupsPage({ ...frame(context, extra), groups: await listGroups(context.services.db, rules) }), status);
@@ -98,7 +101,7 @@ export function adminRoutes(config: Config): Route[] {
       const failed = await attempt(
         async () => {
           username = field(context, "username").trim();
-          await createUser(context.services.db, actor(context), { username, password: field(context, "password") });
+          await createUser(context.services.db, actor(context), { username, password: field(context, "password"), email: field(context, "email") });
         },
         (error) => usersPage(context, { error: error.message }, error.status),
       );
@@ -128,6 +131,25 @@ export function adminRoutes(config: Config): Route[] {
         (error) => userPage(context, username, { error: error.message }, error.status),
       );
       return failed ?? userPage(context, username, { notice: "Password set; their sessions have ended and their tokens were revoked." });
+    }),
+    route("POST", "/admin/users/:username/reset-link", "Make a one-time password-reset link for a user (shown once)", async (context) => {
+      const { username } = context.params;
+      let resetLink = "";
+      const failed = await attempt(
+        async () => {
+          resetLink = (await createResetLink(context.services.db, actor(context), username, { publicUrl: config.server.publicUrl })).url;
+        },
+        (error) => userPage(context, username, { error: error.message }, error.status),
+      );
+      return failed ?? userPage(context, username, { notice: "Reset link made.", resetLink });
+    }),
+    route("POST", "/admin/users/:username/email", "Set or clear a user's e-mail address", async (context) => {
+      const { username } = context.params;
+      const failed = await attempt(
+        () => setEmail(context.services.db, actor(context), username, field(context, "email")),
+        (error) => userPage(context, username, { error: error.message }, error.status),
+      );
+      return failed ?? userPage(context, username, { notice: "E-mail address saved." });
     }),
     route("POST", "/admin/users/:username/tokens", "Create a token for a user (shown once)", async (context) => {
       const { username } = context.params;

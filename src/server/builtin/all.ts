@@ -5,15 +5,21 @@ import type { Route } from "../route.ts";
 import { accountRoutes } from "./account.ts";
 import { adminRoutes } from "./admin.ts";
 import { apiRoutes } from "./api.ts";
+import { forgotRoutes } from "./forgot.ts";
 import { healthRoutes } from "./health.ts";
 import { loginRoutes } from "./login.ts";
+import { mfaLoginRoutes } from "./mfa-login.ts";
 import { openApiRoutes } from "./openapi.ts";
+import { resetRoutes } from "./reset.ts";
 import { setupRoutes } from "./setup.ts";
 
 export function allBuiltinRoutes(config: Config): Route[] {
   return [
     ...healthRoutes(),
     ...loginRoutes(config),
+    ...mfaLoginRoutes(config),
+    ...resetRoutes(config),
+    ...forgotRoutes(config),
     ...accountRoutes(config),
     ...adminRoutes(config),
     ...setupRoutes(config),

@@ -1,21 +1,23 @@
 // The REST API: users, groups, memberships and tokens over HTTP, for scripts. JSON in and out, problem+json
 // errors with per-field messages, list endpoints paged. Admin group only, except /api/me and a user's own tokens.
+import type { TProperties, TSchema } from "@sinclair/typebox";
 import { t } from "elysia";
 import type { Actor } from "../../accounts/audit.ts";
 import { addMember, createGroup, describeGroup, listGroups, removeGroup, removeMember } from "../../accounts/groups.ts";
 import { USERNAME_PATTERN } from "../../accounts/names.ts";
 import { accountRules } from "../../accounts/rules.ts";
 import { findToken, listTokens, revokeToken, seesAllTokens } from "../../accounts/tokens.ts";
-import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setPassword } from "../../accounts/users.ts";
+import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setEmail, setPassword } from "../../accounts/users.ts";
 import { decide } from "../../auth/guard.ts";
 import { issueToken } from "../../auth/issue-token.ts";
 import type { Config } from "../../config/schema.ts";
-import { invalid } from "../../errors.ts";
+import { EndpointError, invalid } from "../../errors.ts";
 import { type HandlerContext, defineHandler } from "../../handlers/define-handler.ts";
 import { type Route, type RouteSpec, builtinRoute, membersOf, signedIn } from "../route.ts";
 
 const Name = t.String({ minLength: 1, maxLength: 64 });
 const Password = t.String({ minLength: 1, maxLength: 1024 });
+const Email = t.String({ maxLength: 254 });
 const Paging = t.Object(
   {
     page: t.Optional(t.Integer({ minimum: 1, maximum: 100_000 })),
@@ -27,10 +29,39 @@ const Paging = t.Object(
 const UsernameParam = t.Object({ username: Name });
 const GroupParam = t.Object({ name: Name });
 
+// The answers, for the OpenAPI document (development and tests also check every plain JSON answer against them).
+// Timestamps are t.Date(): a Date in the handler, an ISO 8601 string on the wire.
+const Id = t.String({ format: "uuid" });
+const User = t.Object({ id: Id, username: t.String(), disabled: t.Boolean(), email: t.Nullable(t.String()), groups: t.Array(t.String()), created_at: t.Date(), updated_at: t.Date() });
+const Group = t.Object({ id: Id, name: t.String(), description: t.String(), members: t.Array(t.String()), declared: t.Boolean(), created_at: t.Date() });
+const Token = t.Object({
+  id: Id,
+  owner: t.String(),
+  name: t.String(),
+  routes: t.Nullable(t.Array(t.String())),
+  parent_id: t.Nullable(Id),
+  created_at: t.Date(),
+  expires_at: t.Date(),
+  last_used_at: t.Nullable(t.Date()),
+  revoked_at: t.Nullable(t.Date()),
+});
+const PageOf = (item: TSchema) => t.Object({ items: t.Array(item), total: t.Integer({ minimum: 0 }), page: t.Integer({ minimum: 1 }), per_page: t.Integer({ minimum: 1 }) });
+/** A 201 answer: `"x-status"` tells the OpenAPI document which success status the handler gives. */
+const Created = (properties: TProperties) => t.Object(properties, { "x-status": 201 });
+/** The empty 204 answer. */
+const NoContent = t.Undefined();
+
 const apiActor = (context: Pick<HandlerContext<unknown, unknown, unknown>, "actor">): Actor => context.actor!;
 
 const created = (value: unknown) => Response.json(value, { status: 201, headers: { "Cache-Control": "no-store" } });
 const noContent = () => new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
+const ok = (value: unknown) => Response.json(value, { headers: { "Cache-Control": "no-store" } });
+
+// PUT and DELETE are idempotent, and nginx may send one again to another instance when the first answer was lost.
+// So each answers a repeat as the first request was answered (or, for a PUT that finds the membership, 200 with
+// the same body where the first creation was 201), writes nothing and audits nothing: the accounts functions are
+// called with alreadyDone "report" and say whether they changed anything. The CLI and the pages keep refusing.
+const REPEAT = { alreadyDone: "report" } as const;
 
 function page<T>(items: T[], total: number, query: { page?: number; per_page?: number }) {
   return { items, total, page: query.page ?? 1, per_page: query.per_page ?? 50 };
@@ -51,6 +82,13 @@ export function apiRoutes(config: Config): Route[] {
       description: "Who you are, your groups, and the routes you may call",
       handler: defineHandler({
         signedIn: true,
+        response: t.Object({
+          id: Id,
+          username: t.String(),
+          groups: t.Array(t.String()),
+          via: t.Union([t.Literal("session"), t.Literal("token")]),
+          routes: t.Array(t.Object({ name: t.String(), method: t.String(), path: t.String() })),
+        }),
         handle({ caller, services }) {
           const routes = services.routes
             .filter((entry) => entry.origin === "config" && decide(entry.rule, caller).outcome === "allow")
@@ -67,6 +105,7 @@ export function apiRoutes(config: Config): Route[] {
       description: "Users, paged; ?search= matches part of the username",
       handler: defineHandler({
         query: Paging,
+        response: PageOf(User),
         async handle({ query, services }) {
           const perPage = query.per_page ?? 50;
           const { users, total } = await listUsers(services.db, { search: query.search, limit: perPage, offset: ((query.page ?? 1) - 1) * perPage });
@@ -81,7 +120,8 @@ export function apiRoutes(config: Config): Route[] {
       access: admins,
       description: "Create a user",
       handler: defineHandler({
-        body: t.Object({ username: Name, password: Password }, { additionalProperties: false }),
+        body: t.Object({ username: Name, password: Password, email: t.Optional(t.Nullable(Email)) }, { additionalProperties: false }),
+        response: Created(User.properties),
         async handle(context) {
           const { services } = context;
           return created(await createUser(services.db, apiActor(context), context.body));
@@ -96,6 +136,7 @@ export function apiRoutes(config: Config): Route[] {
       description: "A user with their groups and tokens",
       handler: defineHandler({
         params: UsernameParam,
+        response: t.Object({ ...User.properties, tokens: t.Array(Token) }),
         async handle({ params, services }) {
           const { db } = services;
           const user = await describeUser(db, params.username);
@@ -108,18 +149,20 @@ export function apiRoutes(config: Config): Route[] {
       method: "PATCH",
       path: "/api/users/:username",
       access: admins,
-      description: "Disable or enable a user, or set their password",
+      description: "Disable or enable a user, set their password, or set their email (null clears it)",
       handler: defineHandler({
         params: UsernameParam,
-        body: t.Object({ disabled: t.Optional(t.Boolean()), password: t.Optional(Password) }, { additionalProperties: false, minProperties: 1 }),
+        body: t.Object({ disabled: t.Optional(t.Boolean()), password: t.Optional(Password), email: t.Optional(t.Nullable(Email)) }, { additionalProperties: false, minProperties: 1 }),
+        response: t.Object({ id: Id, username: t.String(), disabled: t.Boolean(), email: t.Nullable(t.String()) }),
         async handle(context) {
           const { services } = context;
           const { db } = services;
           const { params, body } = context;
           if (body.disabled !== undefined) await setDisabled(db, rules, apiActor(context), params.username, body.disabled);
           if (body.password !== undefined) await setPassword(db, apiActor(context), params.username, body.password);
+          if (body.email !== undefined) await setEmail(db, apiActor(context), params.username, body.email);
           const user = await requireUser(db, params.username);
-          return { id: user.id, username: user.username, disabled: user.disabled };
+          return { id: user.id, username: user.username, disabled: user.disabled, email: user.email };
         },
       }),
     },
@@ -128,12 +171,14 @@ export function apiRoutes(config: Config): Route[] {
       method: "DELETE",
       path: "/api/users/:username",
       access: admins,
-      description: "Delete a user with their memberships, sessions and tokens",
+      description: "Delete a user with their memberships, sessions and tokens; repeated, 204 again",
       handler: defineHandler({
         params: UsernameParam,
+        response: NoContent,
         async handle(context) {
           const { services } = context;
-          await removeUser(services.db, rules, apiActor(context), context.params.username);
+          // A user deleted lately (the first DELETE) is 204 again; a name never there stays 404.
+          await removeUser(services.db, rules, apiActor(context), context.params.username, REPEAT);
           return noContent();
         },
       }),
@@ -146,6 +191,7 @@ export function apiRoutes(config: Config): Route[] {
       description: "Groups with their members",
       handler: defineHandler({
         query: Paging,
+        response: PageOf(Group),
         async handle({ query, services }) {
           const all = await listGroups(services.db, rules);
           const matching = query.search ? all.filter((g) => g.name.includes(query.search!.toLowerCase())) : all;
@@ -163,6 +209,7 @@ export function apiRoutes(config: Config): Route[] {
       description: "Create a group",
       handler: defineHandler({
         body: t.Object({ name: Name, description: t.Optional(t.String({ maxLength: 500 })) }, { additionalProperties: false }),
+        response: Created(t.Omit(Group, ["declared"]).properties),
         async handle(context) {
           const { services } = context;
           return created(await createGroup(services.db, apiActor(context), context.body));
@@ -177,6 +224,7 @@ export function apiRoutes(config: Config): Route[] {
       description: "A group with its members",
       handler: defineHandler({
         params: GroupParam,
+        response: Group,
         async handle({ params, services }) {
           return describeGroup(services.db, rules, params.name);
         },
@@ -187,12 +235,13 @@ export function apiRoutes(config: Config): Route[] {
       method: "DELETE",
       path: "/api/groups/:name",
       access: admins,
-      description: "Delete a group and its memberships",
+      description: "Delete a group and its memberships; repeated, 204 again",
       handler: defineHandler({
         params: GroupParam,
+        response: NoContent,
         async handle(context) {
           const { services } = context;
-          await removeGroup(services.db, rules, apiActor(context), context.params.name);
+          await removeGroup(services.db, rules, apiActor(context), context.params.name, REPEAT);
           return noContent();
         },
       }),
@@ -202,13 +251,15 @@ export function apiRoutes(config: Config): Route[] {
       method: "PUT",
       path: "/api/groups/:name/members/:username",
       access: admins,
-      description: "Put a user in a group",
+      description: "Put a user in a group: 201, or 200 when they already are a member",
       handler: defineHandler({
         params: t.Object({ name: Name, username: Name }),
+        response: t.Object({ group: t.String(), username: t.String() }, { "x-status": [201, 200] }),
         async handle(context) {
           const { services } = context;
-          await addMember(services.db, rules, apiActor(context), context.params.name, context.params.username);
-          return noContent();
+          const { changed, group, username } = await addMember(services.db, rules, apiActor(context), context.params.name, context.params.username, REPEAT);
+          // RFC 9110: a PUT that creates answers 201; one that finds the membership there, 200 (same body).
+          return changed ? created({ group, username }) : ok({ group, username });
         },
       }),
     },
@@ -217,12 +268,13 @@ export function apiRoutes(config: Config): Route[] {
       method: "DELETE",
       path: "/api/groups/:name/members/:username",
       access: admins,
-      description: "Take a user out of a group",
+      description: "Take a user out of a group: 204, also when they are not a member",
       handler: defineHandler({
         params: t.Object({ name: Name, username: Name }),
+        response: NoContent,
         async handle(context) {
           const { services } = context;
-          await removeMember(services.db, rules, apiActor(context), context.params.name, context.params.username);
+          await removeMember(services.db, rules, apiActor(context), context.params.name, context.params.username, REPEAT);
           return noContent();
         },
       }),
@@ -236,6 +288,7 @@ export function apiRoutes(config: Config): Route[] {
       handler: defineHandler({
         query: Paging,
         signedIn: true,
+        response: PageOf(Token),
         async handle({ query, caller, actor, services }) {
           const all = await listTokens(services.db, seesAllTokens(rules, actor) ? {} : { username: caller.username });
           const perPage = query.per_page ?? 50;
@@ -260,6 +313,7 @@ export function apiRoutes(config: Config): Route[] {
           },
           { additionalProperties: false },
         ),
+        response: Created({ ...Token.properties, token: t.String({ description: "The token itself (ept_…), shown this once" }) }),
         async handle(context) {
           const { services } = context;
           const { body, caller } = context;
@@ -287,6 +341,7 @@ export function apiRoutes(config: Config): Route[] {
       description: "One token's record (yours, or any for an admin)",
       handler: defineHandler({
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
+        response: Token,
         async handle({ params, actor, services }) {
           return findToken(services.db, rules, actor!, params.id);
         },
@@ -297,12 +352,19 @@ export function apiRoutes(config: Config): Route[] {
       method: "DELETE",
       path: "/api/tokens/:id",
       access: callers,
-      description: "Revoke a token (yours, or any for an admin)",
+      description: "Revoke a token (yours, or any for an admin): 204, also when already revoked",
       handler: defineHandler({
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
+        response: NoContent,
         async handle(context) {
           const { services } = context;
-          services.cache.forgetTokens(await revokeToken(services.db, rules, apiActor(context), context.params.id));
+          try {
+            services.cache.forgetTokens(await revokeToken(services.db, rules, apiActor(context), context.params.id));
+          } catch (error) {
+            // Already revoked (by the first DELETE, or another): the same 204, and no second audit row. Someone
+            // else's token or an unknown id is still 404, found before this.
+            if (!(error instanceof EndpointError && error.code === "token_revoked")) throw error;
+          }
           return noContent();
         },
       }),

@@ -12,6 +12,8 @@ import { defineHandler } from "../../handlers/define-handler.ts";
 import { html } from "../../handlers/html.ts";
 import { LoginPage } from "../../pages/login-page.tsx";
 import { type Route, type RouteSpec, builtinRoute, anyone, signedIn } from "../route.ts";
+import { secondStepFor } from "./mfa-login.ts";
+import { giveBackAttempt } from "../../auth/mfa-challenge.ts";
 
 const randomToken = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 const WRONG = "Wrong username or password.";
@@ -89,6 +91,13 @@ export function loginRoutes(config: Config): Route[] {
           if (!ok || !user || user.disabled) {
             log.warn("login_failed", { username, client: address, reason: !user ? "unknown user" : user.disabled ? "disabled" : "wrong password" });
             return page(next, 401, WRONG, username);
+          }
+          // Two-step sign-in: no session yet, only a challenge bound to this browser (see mfa-login.ts).
+          const challenge = await secondStepFor(db, config, user.id, next);
+          if (challenge) {
+            await giveBackAttempt(db, username, address);
+            log.info("login_password_ok", { username: user.username, client: address, next_step: "mfa" });
+            return redirect("/login/mfa", [challenge]);
           }
           await attemptSucceeded(db, username, address);
           // A fresh id at every login: a cookie planted before sign-in never becomes authenticated.

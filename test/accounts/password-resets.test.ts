@@ -1,0 +1,68 @@
+// The reset-link core on every backend: what is stored, the rules on use (policy first, once only, even when two
+// submits race), and which links a use ends.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type DatabaseHandle, openDatabase } from "../../db/open.ts";
+import { createResetLink, hashResetToken, inspectResetLink, useResetLink } from "../../src/accounts/password-resets.ts";
+import { createUser } from "../../src/accounts/users.ts";
+import { EndpointError } from "../../src/errors.ts";
+import { type FreshDatabase, testBackends } from "../support/backends.ts";
+import { PASSWORD } from "../support/endpoint.ts";
+
+const admin = { name: "cli:test", source: "cli" as const, recentlyAuthenticated: true };
+const visitor = { source: "web" as const, clientAddress: "192.0.2.1", recentlyAuthenticated: false };
+const PUBLIC_URL = "https://endpoint.example";
+const codeOf = (error: unknown) => (error instanceof EndpointError ? `${error.status} ${error.code}` : String(error));
+
+for (const backend of testBackends()) {
+  describe(`${backend.name}: the password-reset core`, () => {
+    let fresh: FreshDatabase;
+    let handle: DatabaseHandle;
+    beforeAll(async () => {
+      fresh = await backend.create({ migrated: true });
+      handle = await openDatabase(fresh.url);
+      await createUser(handle.db, admin, { username: "Joe", password: PASSWORD });
+    });
+    afterAll(async () => {
+      await handle.close();
+      await fresh.drop();
+    });
+
+    test("a link names the public URL, stores only the hash, and is refused for an unknown user or a bad lifetime", async () => {
+      const link = await createResetLink(handle.db, admin, "joe", { publicUrl: `${PUBLIC_URL}/` });
+      expect(link.url).toBe(`${PUBLIC_URL}/login/reset?token=${link.token}`);
+      expect(link.username).toBe("Joe");
+      const row = await handle.db.selectFrom("password_resets").selectAll().where("token_hash", "=", hashResetToken(link.token)).executeTakeFirstOrThrow();
+      expect(row.created_by).toBe("cli:test");
+      expect(Math.abs(row.expires_at.getTime() - row.created_at.getTime() - 3600_000)).toBeLessThan(1000);
+      expect(await inspectResetLink(handle.db, link.token)).toEqual({ state: "valid", username: "Joe" });
+      expect(await createResetLink(handle.db, admin, "nobody", { publicUrl: PUBLIC_URL }).catch(codeOf)).toBe("404 user_not_found");
+      expect(await createResetLink(handle.db, admin, "joe", { publicUrl: PUBLIC_URL, expiresInSeconds: 8 * 86400 }).catch(codeOf)).toBe("422 bad_expiry");
+    });
+
+    test("a password that breaks the policy leaves the link unused", async () => {
+      const link = await createResetLink(handle.db, admin, "joe", { publicUrl: PUBLIC_URL });
+      expect(await useResetLink(handle.db, visitor, link.token, "short").catch(codeOf)).toBe("422 password_too_short");
+      expect(await useResetLink(handle.db, visitor, link.token, "password1234").catch(codeOf)).toBe("422 password_common");
+      expect((await inspectResetLink(handle.db, link.token)).state).toBe("valid");
+    });
+
+    test("two submits of one link at once: exactly one sets the password", async () => {
+      const link = await createResetLink(handle.db, admin, "joe", { publicUrl: PUBLIC_URL });
+      const results = await Promise.all([
+        useResetLink(handle.db, visitor, link.token, "first racer passphrase").then(() => "ok", codeOf),
+        useResetLink(handle.db, visitor, link.token, "second racer passphrase").then(() => "ok", codeOf),
+      ]);
+      expect(results.sort()).toEqual(["410 reset_link_used", "ok"]);
+    });
+
+    test("using one link ends the user's other unused links; an unknown token is 404", async () => {
+      const first = await createResetLink(handle.db, admin, "joe", { publicUrl: PUBLIC_URL });
+      const second = await createResetLink(handle.db, admin, "joe", { publicUrl: PUBLIC_URL });
+      expect(await useResetLink(handle.db, visitor, second.token, "the second link wins")).toBe("Joe");
+      expect(await inspectResetLink(handle.db, first.token)).toEqual({ state: "used" });
+      expect(await useResetLink(handle.db, visitor, first.token, "the first link loses").catch(codeOf)).toBe("410 reset_link_used");
+      expect(await useResetLink(handle.db, visitor, "x".repeat(43), "no such link at all").catch(codeOf)).toBe("404 reset_link_unknown");
+      expect(await inspectResetLink(handle.db, null)).toEqual({ state: "unknown" });
+    });
+  });
+}
