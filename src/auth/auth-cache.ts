@@ -50,6 +50,9 @@ export class AuthCache {
   #following = true;
   /** The database's time, for judging the expiries of what is cached here without a round trip. */
   readonly clock: DatabaseClock;
+  /** Plain counts for /metrics (read only when scraped): lookups answered here or not, and listener reconnects. */
+  readonly stats = { hits: 0, misses: 0, reconnects: 0 };
+  #listening = false;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -68,6 +71,8 @@ export class AuthCache {
       (payload) => this.invalidate(payload),
       () => {
         log.info("auth_cache_listening", { channel: AUTH_CHANNEL });
+        if (this.#listening) this.stats.reconnects++;
+        this.#listening = true;
         this.#following = true;
         this.clear();
       },
@@ -131,9 +136,16 @@ export class AuthCache {
   }
 
   #cached<V>(map: BoundedMap<string, V | null>, key: string, load: () => Promise<V | null>): Promise<V | null> | V | null {
-    if (!this.#following) return load();
+    if (!this.#following) {
+      this.stats.misses++;
+      return load();
+    }
     const hit = map.get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      this.stats.hits++;
+      return hit;
+    }
+    this.stats.misses++;
     const epoch = this.#epoch;
     return load().then((value) => {
       if (epoch === this.#epoch) map.set(key, value);

@@ -37,6 +37,8 @@ const FRIENDLY_PATTERNS: Record<string, string> = {
   "^(\\*|[a-z0-9][a-z0-9._-]{0,63})$": "a group name, or \"*\" for anyone signed in",
   "^https?://[^/?#\\s]+/?$": "an http:// or https:// address with no path, e.g. https://endpoint.example",
   "^[A-Za-z0-9_-]{1,64}$": "1-64 letters, digits, '_' or '-'",
+  "^(\\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?)$": "an origin with no path, e.g. https://app.example or http://localhost:3000, or '*'",
+  "^[A-Za-z0-9-]{1,64}$": "a header name, e.g. Authorization",
   "^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\\.[A-Za-z_$][A-Za-z0-9_$]*$": "<module>.<export>, e.g. example.status",
 };
 

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import type { Path } from "./check-schema.ts";
 import { parseDuration, parseSize } from "./durations.ts";
 import type { FindingCode } from "./findings.ts";
-import type { Config, HttpMethod, RouteConfig } from "./schema.ts";
+import type { Config, CorsPolicy, HttpMethod, RouteConfig } from "./schema.ts";
 
 const MAX_BODY_LIMIT = 64 * 1024 * 1024;
 
@@ -17,9 +17,17 @@ export interface RawRoute {
   groups?: string[];
   auth?: Array<"session" | "token">;
   description?: string;
+  cors?: RawCors;
+}
+export interface RawCors {
+  origins?: string[];
+  methods?: HttpMethod[];
+  headers?: string[];
+  max_age?: string | number;
+  credentials?: boolean;
 }
 export interface RawConfig {
-  server?: { host?: string; port?: number; public_url?: string; allowed_hosts?: string[]; trusted_proxies?: number; body_limit?: string | number; json_max_depth?: number; openapi?: Config["server"]["openapi"]; shutdown_grace?: string | number };
+  server?: { host?: string; port?: number; public_url?: string; allowed_hosts?: string[]; trusted_proxies?: number; body_limit?: string | number; json_max_depth?: number; openapi?: Config["server"]["openapi"]; shutdown_grace?: string | number; cors?: RawCors };
   database?: { url?: string };
   auth?: {
     session?: { idle_timeout?: string | number; absolute_timeout?: string | number; reauth_after?: string | number };
@@ -80,7 +88,20 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
     if (group !== (auth.admin_group ?? "admin") && !Object.hasOwn(groups, group))
       report(["auth", "mfa", "required_for", i], "unknown-group", `auth.mfa.required_for names group '${group}', which groups: does not declare`);
 
-  const routes: RouteConfig[] = (raw.routes ?? []).flatMap((route) =>
+  // A route's own `cors` replaces server.cors whole (no merging of lists: what applies is written in one place).
+  const corsSeconds = (cors: RawCors | undefined, path: Path, label: string) => {
+    if (!cors) return 0;
+    const wildcard = cors.origins?.indexOf("*") ?? -1;
+    if (cors.credentials === true && wildcard !== -1)
+      report([...path, "origins", wildcard], "bad-value", `${label} must list exact origins when credentials is true ('*' would let any site act with a visitor's session)`);
+    return seconds(cors.max_age, 600, [...path, "max_age"]);
+  };
+  const serverCorsMaxAge = corsSeconds(server.cors, ["server", "cors"], "server.cors.origins");
+  const corsFor = (route: RawRoute, i: number): CorsPolicy | undefined => {
+    if (route.cors) return corsPolicy(route.cors, route.method ?? "GET", corsSeconds(route.cors, ["routes", i, "cors"], `route '${route.name}': cors.origins`));
+    return server.cors ? corsPolicy(server.cors, route.method ?? "GET", serverCorsMaxAge) : undefined;
+  };
+  const routes: RouteConfig[] = (raw.routes ?? []).flatMap((route, i) =>
     route?.name && route.path && route.handler
       ? [
           {
@@ -92,6 +113,7 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
             groups: route.public === true ? [] : (route.groups ?? []),
             auth: route.auth ?? ["session", "token"],
             ...(route.description !== undefined ? { description: route.description } : {}),
+            ...(route.cors || server.cors ? { cors: corsFor(route, i)! } : {}),
           },
         ]
       : [],
@@ -128,6 +150,17 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
     },
     groups,
     routes,
+  };
+}
+
+/** A `cors` mapping with its defaults (methods: the route's own; headers: Authorization and Content-Type). */
+function corsPolicy(cors: RawCors, method: HttpMethod, maxAgeSeconds: number): CorsPolicy {
+  return {
+    origins: cors.origins ?? [],
+    methods: cors.methods ?? [method],
+    headers: cors.headers ?? ["Authorization", "Content-Type"],
+    maxAgeSeconds,
+    credentials: cors.credentials === true,
   };
 }
 

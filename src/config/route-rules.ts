@@ -7,7 +7,7 @@ import type { Config } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
 
 /** Paths under these belong to Endpoint itself. */
-export const RESERVED_PREFIXES = ["/admin", "/api", "/login", "/logout", "/healthz", "/readyz", "/setup", "/account", "/static"];
+export const RESERVED_PREFIXES = ["/admin", "/api", "/login", "/logout", "/healthz", "/readyz", "/setup", "/account", "/static", "/metrics"];
 
 const SEGMENT = /^[A-Za-z0-9._~-]+$/;
 const PARAM = /^:[A-Za-z_][A-Za-z0-9_]*$/;

@@ -8,6 +8,31 @@ export const NAME_PATTERN = "^[a-z0-9][a-z0-9._-]{0,63}$";
 const duration = (description: string) =>
   t.Union([t.String({ pattern: "^\\s*\\d{1,9}\\s*[smhdwSMHDW]?\\s*$" }), t.Integer({ minimum: 0 })], { description: `${description} (e.g. 30s, 15m, 12h, 90d)` });
 
+/** Cross-origin requests a route answers (CORS), on a route or as server.cors for every declared route. */
+export const CorsEntry = t.Object(
+  {
+    origins: t.Array(t.String({ maxLength: 300, pattern: "^(\\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?)$" }), {
+      minItems: 1,
+      maxItems: 100,
+      uniqueItems: true,
+      description: "Exact origins whose pages may call the route, e.g. [https://app.example]; * = any (only without credentials)",
+    }),
+    methods: t.Optional(
+      t.Array(t.Union([t.Literal("GET"), t.Literal("POST"), t.Literal("PUT"), t.Literal("PATCH"), t.Literal("DELETE")]), {
+        minItems: 1,
+        uniqueItems: true,
+        description: "Methods a preflight may allow (default: the route's own)",
+      }),
+    ),
+    headers: t.Optional(
+      t.Array(t.String({ pattern: "^[A-Za-z0-9-]{1,64}$" }), { maxItems: 50, uniqueItems: true, description: "Request headers a preflight may allow (default [Authorization, Content-Type])" }),
+    ),
+    max_age: t.Optional(duration("How long a browser may keep a preflight's answer (default 10m)")),
+    credentials: t.Optional(t.Boolean({ description: "true: the listed origins may call with the session cookie (and must still send X-CSRF-Token on changes); default false" })),
+  },
+  { additionalProperties: false, description: "Which other origins' pages may call this route from a browser (CORS); off when absent" },
+);
+
 export const ServerSection = t.Object(
   {
     host: t.Optional(t.String({ minLength: 1, maxLength: 255, description: "Address to listen on (default 127.0.0.1)" })),
@@ -31,6 +56,7 @@ export const ServerSection = t.Object(
     ),
     openapi: t.Optional(t.Union([t.Literal("public"), t.Literal("authenticated"), t.Literal("off")], { description: "Who may read /api/openapi.json (default authenticated)" })),
     shutdown_grace: t.Optional(duration("How long in-flight requests may take to finish at shutdown (default 10s)")),
+    cors: t.Optional(CorsEntry),
   },
   { additionalProperties: false, description: "The HTTP server" },
 );
@@ -119,6 +145,7 @@ export const RouteEntry = t.Object(
     groups: t.Optional(t.Array(t.String({ pattern: "^(\\*|[a-z0-9][a-z0-9._-]{0,63})$" }), { minItems: 1, description: "Signed-in members of any of these groups may call it; [\"*\"] = anyone signed in" })),
     auth: t.Optional(t.Array(t.Union([t.Literal("session"), t.Literal("token")]), { minItems: 1, maxItems: 2, uniqueItems: true, description: "Credentials accepted: [session], [token] or both (default both)" })),
     description: t.Optional(t.String({ maxLength: 500, description: "Shown in `routes` output and the API docs" })),
+    cors: t.Optional(CorsEntry),
   },
   { additionalProperties: false },
 );
@@ -145,6 +172,17 @@ export interface MailSettings {
   password?: string;
 }
 
+/** A route's resolved CORS rule (route `cors`, else `server.cors`). */
+export interface CorsPolicy {
+  /** Exact origins, or ["*"] (never with credentials). */
+  origins: readonly string[];
+  methods: readonly HttpMethod[];
+  /** Request headers a preflight allows, as written. */
+  headers: readonly string[];
+  maxAgeSeconds: number;
+  credentials: boolean;
+}
+
 export interface RouteConfig {
   name: string;
   method: HttpMethod;
@@ -157,6 +195,8 @@ export interface RouteConfig {
   groups: string[];
   auth: Credential[];
   description?: string;
+  /** Absent: no cross-origin calls (no CORS headers, preflights refused). */
+  cors?: CorsPolicy;
 }
 
 export interface Config {

@@ -8,6 +8,7 @@ import { type RequestFacts, requestIdFor } from "./request-context.ts";
 import type { PageCaller } from "../pages/error-page.tsx";
 import { pageCaller, prefersHtml, problemResponse, renderFailure } from "./problem.ts";
 import type { Route } from "./route.ts";
+import { preflightAnswer, withCorsHeaders } from "./cors.ts";
 import { type RouteServices, runRoute } from "./pipeline.ts";
 
 export interface AppOptions {
@@ -18,10 +19,12 @@ export interface AppOptions {
 }
 
 export function createApp({ services, table, accessLog = services.log }: AppOptions) {
+  const metrics = services.endpoint.metrics;
   /** Log an answer (it carries the request id and the common headers already). */
   const finish = (request: Request, response: Response, info: RequestFacts): Response => {
     // Every answer already carries the request id and the common headers: they are written when it is made.
     logRequest(accessLog, request, response.status, info, services);
+    metrics.observe(info.route, request.method, response.status, info.startedAt, info.deniedBecause);
     return response;
   };
   const newFacts = (request: Request): RequestFacts => ({ requestId: requestIdFor(request), startedAt: performance.now() });
@@ -33,7 +36,11 @@ export function createApp({ services, table, accessLog = services.log }: AppOpti
     const asHtml = prefersHtml(request);
     let response: Response;
     if (!services.origins.answersFor(request)) response = unknownHost(info.requestId);
-    else if (code === "NOT_FOUND") response = notFoundOrWrongMethod(table, request, info.requestId, asHtml, asHtml ? await pageCallerOf(request) : undefined);
+    else if (code === "NOT_FOUND")
+      // A CORS preflight is answered by the route's rule alone (cors.ts); any other unmatched request is 404 or 405.
+      response =
+        (request.method === "OPTIONS" ? preflightAnswer(table, request, new URL(request.url).pathname, info.requestId) : null) ??
+        notFoundOrWrongMethod(table, request, info.requestId, asHtml, asHtml ? await pageCallerOf(request) : undefined);
     else if (code === "PARSE") response = renderFailure(new EndpointError("malformed_body", 400, "the request body could not be read"), services.log, info, asHtml);
     else response = renderFailure(error, services.log, info, asHtml);
     return finish(request, response, info);
@@ -56,6 +63,11 @@ export function createApp({ services, table, accessLog = services.log }: AppOpti
         const info = newFacts(request);
         if (!entry.anyHost && !services.origins.answersFor(request)) return finish(request, unknownHost(info.requestId), info);
         const answered = runRoute(entry, services, request, params ?? {}, info);
+        const cors = entry.cors;
+        if (cors) {
+          const decorate = (response: Response) => finish(request, withCorsHeaders(cors, request, response), info);
+          return answered instanceof Promise ? answered.then(decorate) : decorate(answered);
+        }
         return answered instanceof Promise ? answered.then((response) => finish(request, response, info)) : finish(request, answered, info);
       },
       { parse: "none" },

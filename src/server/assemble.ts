@@ -19,6 +19,7 @@ import { type EndpointApp, createApp } from "./app.ts";
 import { allBuiltinRoutes } from "./builtin/all.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import { type Logger, attachSecurityLog } from "../logger.ts";
+import { EndpointMetrics } from "./metrics.ts";
 import type { Route } from "./route.ts";
 import { buildRouteTable } from "./route-table.ts";
 import type { EndpointServices, Readiness } from "./services.ts";
@@ -66,6 +67,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
   const gate = new PasswordGate();
   const passwords = new PasswordChecker(database.db, cache, gate);
   const setupLink = new SetupLink();
+  const metrics = new EndpointMetrics(cache);
 
   /** The port actually listened on (start.ts tells us): in development, forms at the loopback address on it work. */
   let listeningPort: number | undefined;
@@ -85,7 +87,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     if (options.mode === "development") origins.allowLoopback(listeningPort ?? current.server.port);
     else origins.enforceHosts();
     builtOrigins = origins;
-    const endpoint: EndpointServices = { db: database.db, cache, codec, mfaKeys, gate, passwords, setupLink, origins, readiness, routes: table };
+    const endpoint: EndpointServices = { db: database.db, cache, codec, mfaKeys, gate, passwords, setupLink, origins, readiness, routes: table, metrics };
     const app = createApp({
       services: {
         endpoint,

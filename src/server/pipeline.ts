@@ -21,6 +21,7 @@ import { pageCaller, prefersHtml, problemResponse, renderFailure } from "./probl
 import { valueResponse } from "./respond.ts";
 import type { AcceptedOrigins } from "../auth/origins.ts";
 import type { Route } from "./route.ts";
+import { listedOrigin, sessionAllowed } from "./cors.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { HandlerContext } from "../handlers/define-handler.ts";
 import type { EndpointServices } from "./services.ts";
@@ -57,7 +58,9 @@ export function runRoute(
   const asHtml = prefersHtml(request);
   const fail = (error: unknown) => renderFailure(error, services.log, facts, asHtml);
   try {
-    const authenticated = services.authenticator.authenticate(request, entry.rule.accepts);
+    // A session cookie is never accepted from another origin's page unless the route's CORS rule allows it.
+    const accepts = entry.cors && !sessionAllowed(entry.cors, request, services.origins.expectedFor(request)) ? tokensOnly(entry.rule.accepts) : entry.rule.accepts;
+    const authenticated = services.authenticator.authenticate(request, accepts);
     if (authenticated instanceof Promise) return authenticated.then((auth) => guarded(entry, services, request, params, facts, asHtml, auth), fail);
     return guarded(entry, services, request, params, facts, asHtml, authenticated);
   } catch (error) {
@@ -119,7 +122,7 @@ async function withBody(
     const limit = services.config.server.bodyLimitBytes;
     form = entry.validators.body ? undefined : await readForm(request, limit);
     if (auth.session) {
-      const refusal = csrfRefusal(request, services, auth.session.csrfToken, form);
+      const refusal = csrfRefusal(request, services, auth.session.csrfToken, form, entry);
       if (refusal) {
         facts.deniedBecause = refusal;
         return problemResponse(
@@ -260,10 +263,19 @@ function refuse(entry: Route, outcome: "unauthenticated" | "forbidden", request:
   return problemResponse({ status: 403, code: "forbidden", detail: "you are signed in but not allowed to use this route", headers }, requestId, asHtml, caller);
 }
 
+const TOKEN_ONLY = ["token"] as const;
+const NO_CREDENTIALS = [] as const;
+function tokensOnly(accepts: Route["rule"]["accepts"]): Route["rule"]["accepts"] {
+  return accepts.includes("token") ? TOKEN_ONLY : NO_CREDENTIALS;
+}
+
 /** Why a cookie-authenticated, state-changing request fails the CSRF checks, or null when it passes. */
-function csrfRefusal(request: Request, services: RouteServices, expected: string, form: InputFields | undefined): string | null {
-  const foreign = foreignOrigin(request, services.origins.expectedFor(request));
+function csrfRefusal(request: Request, services: RouteServices, expected: string, form: InputFields | undefined, entry: Route): string | null {
+  // An origin a `credentials: true` CORS rule lists passes the Origin check; it must still send the token header.
+  const listed = entry.cors?.credentials === true && listedOrigin(entry.cors, request.headers.get("origin"));
+  const foreign = listed ? null : foreignOrigin(request, services.origins.expectedFor(request));
   if (foreign) return `CSRF: ${foreign}`;
+  if (listed && request.headers.get("x-csrf-token") === null) return "CSRF: a cross-origin request must send the X-CSRF-Token header";
   const presented = presentedCsrfToken(request, form);
   if (presented === null) return "CSRF: no token (X-CSRF-Token header or _csrf field)";
   return secretsEqual(expected, presented) ? null : "CSRF: wrong token";

@@ -5,7 +5,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { type TypeCheck, TypeCompiler } from "@sinclair/typebox/compiler";
 import type { Credential } from "../auth/principal.ts";
 import type { Rule } from "../auth/guard.ts";
-import type { HttpMethod, RouteConfig } from "../config/schema.ts";
+import type { CorsPolicy, HttpMethod, RouteConfig } from "../config/schema.ts";
 import type { Handler } from "../handlers/define-handler.ts";
 
 export interface Route {
@@ -23,6 +23,8 @@ export interface Route {
   pattern: RegExp;
   /** Answered whatever the Host (health probes from load balancers and monitors often use the bare address). */
   anyHost?: boolean;
+  /** Which other origins' pages may call it (endpoint.yaml `cors`, else `server.cors`); absent = none. */
+  cors?: CorsPolicy;
 }
 
 /** Who may call a route, without its name (the builder adds it). */
@@ -78,6 +80,7 @@ export function configRoute(route: RouteConfig, handler: Handler): Route {
     handler,
     validators: compileValidators(handler),
     pattern: pathPattern(route.path),
+    ...(route.cors ? { cors: route.cors } : {}),
   };
 }
 

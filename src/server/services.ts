@@ -8,6 +8,7 @@ import type { AcceptedOrigins } from "../auth/origins.ts";
 import type { PasswordChecker } from "../auth/password-check.ts";
 import type { PasswordGate } from "../auth/password-gate.ts";
 import type { TokenCodec } from "../auth/token-codec.ts";
+import type { EndpointMetrics } from "./metrics.ts";
 import type { Route } from "./route.ts";
 import type { SetupLink } from "./setup-link.ts";
 
@@ -36,4 +37,6 @@ export interface EndpointServices {
   readiness: () => Promise<Readiness>;
   /** The route table this app serves. */
   routes: readonly Route[];
+  /** Counts for /metrics (one registry per Endpoint, kept across reloads). */
+  metrics: EndpointMetrics;
 }

@@ -59,8 +59,9 @@ export function adminRoutes(config: Config): Route[] {
     const { db } = context.services;
     const user = await describeUser(db, username);
     const page = html(UserPage({ ...frame(context, extra), user, tokens: await listTokens(db, { username: user.username }), newToken: extra.newToken, resetLink: extra.resetLink }), status);
-    // A page showing a reset link must not hand it to another site in a Referer.
-    return extra.resetLink ? html(page.body, status, { "Referrer-Policy": "no-referrer" }) : page;
+    // A page showing a reset link sends only the origin in a Referer, never more. Not no-referrer: under it a browser
+    // posts this page's forms with `Origin: null`, which the CSRF check refuses.
+    return extra.resetLink ? html(page.body, status, { "Referrer-Policy": "strict-origin" }) : page;
   };
   const groupsPage = async (context: Context, extra: Partial<AdminFrame> = {}, status = 200) =>
     html(GroupsPage({ ...frame(context, extra), groups: await listGroups(context.services.db, rules) }), status);

@@ -8,6 +8,7 @@ import { apiRoutes } from "./api.ts";
 import { forgotRoutes } from "./forgot.ts";
 import { healthRoutes } from "./health.ts";
 import { loginRoutes } from "./login.ts";
+import { metricsRoutes } from "./metrics.ts";
 import { mfaLoginRoutes } from "./mfa-login.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { resetRoutes } from "./reset.ts";
@@ -16,6 +17,7 @@ import { setupRoutes } from "./setup.ts";
 export function allBuiltinRoutes(config: Config): Route[] {
   return [
     ...healthRoutes(),
+    ...metricsRoutes(),
     ...loginRoutes(config),
     ...mfaLoginRoutes(config),
     ...resetRoutes(config),

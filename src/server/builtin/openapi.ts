@@ -132,6 +132,15 @@ function operation(route: Route, used: Set<number>): OpenApiObject {
     parameters: parameters(route),
     responses,
   };
+  // Which other origins' pages may call it from a browser (endpoint.yaml `cors`), for the people who write them.
+  if (route.cors)
+    result["x-endpoint-cors"] = {
+      origins: route.cors.origins,
+      methods: route.cors.methods,
+      headers: route.cors.headers,
+      max_age: route.cors.maxAgeSeconds,
+      credentials: route.cors.credentials,
+    };
   if (route.handler.body) result.requestBody = { required: true, content: { "application/json": { schema: toOpenApiSchema(route.handler.body) } } };
   return result;
 }

@@ -1,5 +1,5 @@
 // The page a one-time password-reset link opens (/login/reset?token=…) and its form. The token travels in the
-// query string and the form body, neither of which the access log records, and the page sends no Referer.
+// query string and the form body, neither of which the access log records, and no Referer carries it.
 // A link that no longer works gets a page that says why, never the form.
 import { inspectResetLink, resetLinkRefused, useResetLink } from "../../accounts/password-resets.ts";
 import { readCookie } from "../../auth/authenticate.ts";
@@ -15,6 +15,9 @@ import { type Route, type RouteSpec, anyone, builtinRoute } from "../route.ts";
 const randomToken = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 // The token is in this page's address: no Referer may carry it to a link's target, and no cache may keep it.
 const PRIVATE = { "Cache-Control": "no-store", "Referrer-Policy": "no-referrer" };
+// The form's page sends the origin alone, never the address: under no-referrer a browser posts the form with
+// `Origin: null`, which the CSRF check below rightly refuses, so the form could never be used.
+const FORM_PAGE = { ...PRIVATE, "Referrer-Policy": "strict-origin" };
 
 export function resetRoutes(config: Config): Route[] {
   /**
@@ -22,9 +25,9 @@ export function resetRoutes(config: Config): Route[] {
    * double-submit token in the sign-in form's cookie (Path=/login covers /login/reset).
    */
   const form = (token: string, username: string, session: { csrfToken: string } | null, status = 200, error?: string) => {
-    if (session) return html(ResetPasswordPage({ token, username, csrfToken: session.csrfToken, error }), status, PRIVATE);
+    if (session) return html(ResetPasswordPage({ token, username, csrfToken: session.csrfToken, error }), status, FORM_PAGE);
     const csrfToken = randomToken();
-    return html(ResetPasswordPage({ token, username, csrfToken, error }), status, { ...PRIVATE, "Set-Cookie": loginCsrfCookie(config, csrfToken) });
+    return html(ResetPasswordPage({ token, username, csrfToken, error }), status, { ...FORM_PAGE, "Set-Cookie": loginCsrfCookie(config, csrfToken) });
   };
   const refused = (error: EndpointError) => {
     const reason =
