@@ -16,11 +16,16 @@ for (const backend of testBackends()) {
     afterAll(() => server.close());
 
     test("created(body, location) answers 201 with the JSON body, a Location and the usual headers", async () => {
-      const answer = await server.request("/make", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "box" }) });
+      const answer = await server.request("/make", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": "trace-make-1" },
+        body: JSON.stringify({ name: "box" }),
+      });
       expect(answer.status).toBe(201);
       expect(answer.headers.get("location")).toBe("/items/7");
       expect(answer.headers.get("content-type")).toBe("application/json; charset=utf-8");
-      expect(answer.headers.get("x-request-id")).toBeTruthy();
+      // The caller's request id comes back on a created() answer, as on every other.
+      expect(answer.headers.get("x-request-id")).toBe("trace-make-1");
       expect(await answer.json()).toEqual({ id: 7, name: "box" });
     });
 
