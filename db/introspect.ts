@@ -49,6 +49,11 @@ export const SCHEMA_NOTES: Record<string, Record<string, ColumnNote>> = {
     detail: { insertOnly: true, json: "Record<string, unknown>" },
   },
   events: { received_at: INSERT_ONLY, payload: INSERT_ONLY },
+  rate_limit_grants: {
+    bucket: { doc: "SHA-256 (hex) of route, policy and key (token, user, address or route): no address or token id is stored." },
+    granted: { doc: "Permits handed to instances in this window, all instances together; never more than the limit." },
+    last_grant: { doc: "How many the latest request for permits received (read back by that request)." },
+  },
 };
 
 /** The notes and the catalog disagree, or two objects would get one name: the file cannot be written. */

@@ -128,6 +128,17 @@ export interface ResetRequestThrottleTable {
   window_started_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
+export interface RateLimitGrantTable {
+  /** SHA-256 (hex) of route, policy and key (token, user, address or route): no address or token id is stored. */
+  bucket: string;
+  window_start: Timestamp;
+  window_end: Timestamp;
+  /** Permits handed to instances in this window, all instances together; never more than the limit. */
+  granted: number;
+  /** How many the latest request for permits received (read back by that request). */
+  last_grant: Generated<number>;
+}
+
 export interface Database {
   users: UserTable;
   groups: GroupTable;
@@ -142,6 +153,7 @@ export interface Database {
   mfa_challenges: MfaChallengeTable;
   password_resets: PasswordResetTable;
   reset_request_throttle: ResetRequestThrottleTable;
+  rate_limit_grants: RateLimitGrantTable;
 }
 
 export type User = Selectable<UserTable>;
@@ -183,3 +195,6 @@ export type PasswordResetUpdate = Updateable<PasswordResetTable>;
 export type ResetRequestThrottle = Selectable<ResetRequestThrottleTable>;
 export type NewResetRequestThrottle = Insertable<ResetRequestThrottleTable>;
 export type ResetRequestThrottleUpdate = Updateable<ResetRequestThrottleTable>;
+export type RateLimitGrant = Selectable<RateLimitGrantTable>;
+export type NewRateLimitGrant = Insertable<RateLimitGrantTable>;
+export type RateLimitGrantUpdate = Updateable<RateLimitGrantTable>;

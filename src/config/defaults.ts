@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import type { Path } from "./check-schema.ts";
 import { parseDuration, parseSize } from "./durations.ts";
 import type { FindingCode } from "./findings.ts";
-import type { Config, CorsPolicy, HttpMethod, RouteConfig } from "./schema.ts";
+import type { Config, CorsPolicy, HttpMethod, RateLimitKey, RateLimitPolicy, RouteConfig } from "./schema.ts";
 
 const MAX_BODY_LIMIT = 64 * 1024 * 1024;
 
@@ -18,6 +18,13 @@ export interface RawRoute {
   auth?: Array<"session" | "token">;
   description?: string;
   cors?: RawCors;
+  rate_limit?: RawRateLimit | RawRateLimit[];
+}
+export interface RawRateLimit {
+  limit?: number;
+  window?: string | number;
+  per?: RateLimitKey;
+  name?: string;
 }
 export interface RawCors {
   origins?: string[];
@@ -27,7 +34,7 @@ export interface RawCors {
   credentials?: boolean;
 }
 export interface RawConfig {
-  server?: { host?: string; port?: number; public_url?: string; allowed_hosts?: string[]; trusted_proxies?: number; body_limit?: string | number; json_max_depth?: number; openapi?: Config["server"]["openapi"]; shutdown_grace?: string | number; cors?: RawCors };
+  server?: { host?: string; port?: number; public_url?: string; allowed_hosts?: string[]; trusted_proxies?: number; body_limit?: string | number; json_max_depth?: number; openapi?: Config["server"]["openapi"]; shutdown_grace?: string | number; cors?: RawCors; rate_limit?: RawRateLimit | RawRateLimit[]; metrics?: "on" | "off" };
   database?: { url?: string };
   auth?: {
     session?: { idle_timeout?: string | number; absolute_timeout?: string | number; reauth_after?: string | number };
@@ -101,6 +108,8 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
     if (route.cors) return corsPolicy(route.cors, route.method ?? "GET", corsSeconds(route.cors, ["routes", i, "cors"], `route '${route.name}': cors.origins`));
     return server.cors ? corsPolicy(server.cors, route.method ?? "GET", serverCorsMaxAge) : undefined;
   };
+  // Likewise a route's own rate_limit replaces server.rate_limit whole; `[]` turns a default off for one route.
+  const serverRateLimits = rateLimitPolicies(server.rate_limit, ["server", "rate_limit"], "server.rate_limit", report);
   const routes: RouteConfig[] = (raw.routes ?? []).flatMap((route, i) =>
     route?.name && route.path && route.handler
       ? [
@@ -114,6 +123,8 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
             auth: route.auth ?? ["session", "token"],
             ...(route.description !== undefined ? { description: route.description } : {}),
             ...(route.cors || server.cors ? { cors: corsFor(route, i)! } : {}),
+            rateLimits:
+              route.rate_limit === undefined ? serverRateLimits : rateLimitPolicies(route.rate_limit, ["routes", i, "rate_limit"], `route '${route.name}': rate_limit`, report),
           },
         ]
       : [],
@@ -132,6 +143,8 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
       jsonMaxDepth: server.json_max_depth ?? 32,
       openapi: server.openapi ?? "authenticated",
       shutdownGraceSeconds: seconds(server.shutdown_grace, 10, ["server", "shutdown_grace"]),
+      rateLimits: serverRateLimits,
+      metrics: server.metrics !== "off",
     },
     database: raw.database?.url ? { url: raw.database.url } : {},
     auth: {
@@ -151,6 +164,32 @@ export function applyDefaults(raw: RawConfig, file: string, hash: string, report
     groups,
     routes,
   };
+}
+
+/** Windows from one second to a week: shorter cannot be settled between instances, longer outlives any counter worth keeping. */
+const MAX_RATE_WINDOW_SECONDS = 7 * 86400;
+
+/** A `rate_limit` (one mapping or a list) as policies, each named; a bad window or a repeated name is reported where it is written. */
+function rateLimitPolicies(raw: RawRateLimit | RawRateLimit[] | undefined, path: Path, label: string, report: Report): RateLimitPolicy[] {
+  if (raw === undefined) return [];
+  const list = Array.isArray(raw) ? raw : [raw];
+  const policies: RateLimitPolicy[] = [];
+  for (const [i, entry] of list.entries()) {
+    if (!entry || entry.limit === undefined || entry.window === undefined || entry.per === undefined) continue; // the schema reported it
+    const at: Path = Array.isArray(raw) ? [...path, i] : path;
+    const windowSeconds = parseDuration(entry.window);
+    if (windowSeconds === null || windowSeconds < 1 || windowSeconds > MAX_RATE_WINDOW_SECONDS) {
+      report([...at, "window"], "bad-value", `${label}: window must be a duration from 1s to 7d, such as 1m or 1h`);
+      continue;
+    }
+    const name = entry.name ?? `${entry.per}-${windowSeconds}s`;
+    if (policies.some((policy) => policy.name === name)) {
+      report(entry.name ? [...at, "name"] : at, "bad-value", `${label}: two limits are named '${name}'; give one a different window, per or name`);
+      continue;
+    }
+    policies.push({ name, limit: entry.limit, windowSeconds, per: entry.per });
+  }
+  return policies;
 }
 
 /** A `cors` mapping with its defaults (methods: the route's own; headers: Authorization and Content-Type). */

@@ -33,6 +33,26 @@ export const CorsEntry = t.Object(
   { additionalProperties: false, description: "Which other origins' pages may call this route from a browser (CORS); off when absent" },
 );
 
+/** One rate limit: at most `limit` requests per `window`, counted per token, user, address or for the whole route. */
+export const RateLimitEntry = t.Object(
+  {
+    limit: t.Integer({ minimum: 1, maximum: 1_000_000_000, description: "Requests allowed in each window" }),
+    window: duration("How long each window lasts, from 1s to 7d; windows start on whole multiples of it (e.g. 1m: each minute)"),
+    per: t.Union([t.Literal("token"), t.Literal("user"), t.Literal("address"), t.Literal("route")], {
+      description:
+        "What is counted apart: token (each API token; signed-in browsers per user; anonymous callers per address), user (each user, whatever credential; anonymous per address), address (each client address, IPv6 per /64), route (everyone together)",
+    }),
+    name: t.Optional(t.String({ pattern: "^[a-z0-9][a-z0-9._-]{0,63}$", description: "The policy's name in RateLimit headers (default <per>-<seconds>s, e.g. token-60s)" })),
+  },
+  { additionalProperties: false },
+);
+const rateLimits = (description: string) =>
+  t.Optional(
+    t.Union([RateLimitEntry, t.Array(RateLimitEntry, { maxItems: 8, description: "Several limits; a request must fit all of them ([] = none)" })], {
+      description,
+    }),
+  );
+
 export const ServerSection = t.Object(
   {
     host: t.Optional(t.String({ minLength: 1, maxLength: 255, description: "Address to listen on (default 127.0.0.1)" })),
@@ -57,6 +77,8 @@ export const ServerSection = t.Object(
     openapi: t.Optional(t.Union([t.Literal("public"), t.Literal("authenticated"), t.Literal("off")], { description: "Who may read /api/openapi.json (default authenticated)" })),
     shutdown_grace: t.Optional(duration("How long in-flight requests may take to finish at shutdown (default 10s)")),
     cors: t.Optional(CorsEntry),
+    rate_limit: rateLimits("Limits for every route (declared and built-in, except /healthz and /readyz) that sets no rate_limit of its own, each route counted apart"),
+    metrics: t.Optional(t.Union([t.Literal("on"), t.Literal("off")], { description: "Count requests for /metrics (default on); off also removes the /metrics route" })),
   },
   { additionalProperties: false, description: "The HTTP server" },
 );
@@ -146,6 +168,7 @@ export const RouteEntry = t.Object(
     auth: t.Optional(t.Array(t.Union([t.Literal("session"), t.Literal("token")]), { minItems: 1, maxItems: 2, uniqueItems: true, description: "Credentials accepted: [session], [token] or both (default both)" })),
     description: t.Optional(t.String({ maxLength: 500, description: "Shown in `routes` output and the API docs" })),
     cors: t.Optional(CorsEntry),
+    rate_limit: rateLimits("How many requests this route answers per window (replaces server.rate_limit; [] = no limit)"),
   },
   { additionalProperties: false },
 );
@@ -183,6 +206,17 @@ export interface CorsPolicy {
   credentials: boolean;
 }
 
+export type RateLimitKey = "token" | "user" | "address" | "route";
+
+/** One resolved rate limit of a route. */
+export interface RateLimitPolicy {
+  /** Unique on its route; the name RateLimit-Policy and RateLimit headers give it. */
+  name: string;
+  limit: number;
+  windowSeconds: number;
+  per: RateLimitKey;
+}
+
 export interface RouteConfig {
   name: string;
   method: HttpMethod;
@@ -197,6 +231,8 @@ export interface RouteConfig {
   description?: string;
   /** Absent: no cross-origin calls (no CORS headers, preflights refused). */
   cors?: CorsPolicy;
+  /** The route's own rate_limit, else server.rate_limit; empty = none. */
+  rateLimits: readonly RateLimitPolicy[];
 }
 
 export interface Config {
@@ -216,6 +252,10 @@ export interface Config {
     jsonMaxDepth: number;
     openapi: "public" | "authenticated" | "off";
     shutdownGraceSeconds: number;
+    /** server.rate_limit: what built-in routes get (declared routes have theirs resolved in RouteConfig). */
+    rateLimits: readonly RateLimitPolicy[];
+    /** server.metrics: false = no counting and no /metrics route. */
+    metrics: boolean;
   };
   database: { url?: string };
   auth: {

@@ -19,12 +19,13 @@ export interface AppOptions {
 }
 
 export function createApp({ services, table, accessLog = services.log }: AppOptions) {
-  const metrics = services.endpoint.metrics;
+  // server.metrics: off leaves the request path without the counting (and the table without /metrics).
+  const metrics = services.config.server.metrics ? services.endpoint.metrics : null;
   /** Log an answer (it carries the request id and the common headers already). */
   const finish = (request: Request, response: Response, info: RequestFacts): Response => {
     // Every answer already carries the request id and the common headers: they are written when it is made.
     logRequest(accessLog, request, response.status, info, services);
-    metrics.observe(info.route, request.method, response.status, info.startedAt, info.deniedBecause);
+    metrics?.observe(info.route, request.method, response.status, info.startedAt, info.deniedBecause);
     return response;
   };
   const newFacts = (request: Request): RequestFacts => ({ requestId: requestIdFor(request), startedAt: performance.now() });
@@ -124,6 +125,6 @@ function logRequest(log: Logger, request: Request, status: number, info: Request
     // Refusals are security events: say who tried, how, and which rule said no.
     const refusal = { client: services.clientAddress(request) ?? null, auth_tried: info.authTried ?? [], denied_because: info.deniedBecause ?? null };
     members += `,${JSON.stringify(refusal).slice(1, -1)}`;
-  }
+  } else if (info.rateLimitedBy !== undefined) members += `,"rate_limited_by":${JSON.stringify(info.rateLimitedBy)},"client":${JSON.stringify(services.clientAddress(request) ?? null)}`;
   log.infoEncoded("request", members);
 }

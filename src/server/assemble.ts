@@ -20,6 +20,7 @@ import { allBuiltinRoutes } from "./builtin/all.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import { type Logger, attachSecurityLog } from "../logger.ts";
 import { EndpointMetrics } from "./metrics.ts";
+import { RateLimiter } from "./rate-limiter.ts";
 import type { Route } from "./route.ts";
 import { buildRouteTable } from "./route-table.ts";
 import type { EndpointServices, Readiness } from "./services.ts";
@@ -68,6 +69,9 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
   const passwords = new PasswordChecker(database.db, cache, gate);
   const setupLink = new SetupLink();
   const metrics = new EndpointMetrics(cache);
+  // One limiter for the Endpoint's life: a reload keeps the permits held and the windows counted so far.
+  const limiter = new RateLimiter(database.db, cache.clock, log);
+  limiter.start();
 
   /** The port actually listened on (start.ts tells us): in development, forms at the loopback address on it work. */
   let listeningPort: number | undefined;
@@ -99,6 +103,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
         origins,
         passwords,
         checkResponses: options.mode !== "production",
+        limiter,
       },
       table,
     });
@@ -120,6 +125,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
     },
     async shutdown() {
       detachSecurityLog();
+      await limiter.stop();
       await activity.stop();
       await cache.stop();
     },

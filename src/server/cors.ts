@@ -19,7 +19,7 @@ export function withCorsHeaders(policy: CorsPolicy, request: Request, response: 
   // The request's own origin, never `*` when credentials are allowed (browsers refuse that pair).
   headers.set("Access-Control-Allow-Origin", policy.credentials || !policy.origins.includes("*") ? origin! : "*");
   if (policy.credentials) headers.set("Access-Control-Allow-Credentials", "true");
-  headers.set("Access-Control-Expose-Headers", "X-Request-Id, WWW-Authenticate, Retry-After");
+  headers.set("Access-Control-Expose-Headers", "X-Request-Id, WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy");
   return response;
 }
 

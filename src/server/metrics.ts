@@ -25,8 +25,7 @@ export class EndpointMetrics {
   readonly registry = new Registry();
   readonly #refusals: Counter<"reason">;
   readonly #refusalChildren = new Map<string, ReturnType<Counter<"reason">["labels"]>>();
-  /** Stays 0 until rate limits exist; present so dashboards and alerts can be written now. */
-  readonly rateLimitRejections: Counter;
+  readonly #rateLimitRejections: Counter<"route" | "policy">;
   readonly #routes = new Map<string, RouteCounts>();
 
   constructor(cache: AuthCache) {
@@ -47,7 +46,12 @@ export class EndpointMetrics {
     });
     this.registry.registerMetric(latencyHistogram(routes) as unknown as Metric);
     this.#refusals = new Counter({ name: "endpoint_auth_failures_total", help: "Requests answered 401 or 403, by reason", labelNames: ["reason"], registers });
-    this.rateLimitRejections = new Counter({ name: "endpoint_rate_limit_rejections_total", help: "Requests refused with 429 by a rate limit", registers });
+    this.#rateLimitRejections = new Counter({
+      name: "endpoint_rate_limit_rejections_total",
+      help: "Requests refused with 429 by a rate limit, by route and limit name",
+      labelNames: ["route", "policy"],
+      registers,
+    });
     // The cache counts with plain numbers on its own path; they are read here only when scraped.
     const stats = cache.stats;
     new Gauge({ name: "endpoint_auth_cache_hits", help: "Auth-cache lookups answered from memory since start (a counter; exposed as read)", registers, collect() { this.set(stats.hits); } });
@@ -73,6 +77,11 @@ export class EndpointMetrics {
     if (requests) requests.count++;
     else counts.requests.set(key, { method: methodNumber ? method : "other", status: String(status), count: 1 });
     if (status === 401 || status === 403) this.#refusal(refusalReason(status, deniedBecause)).inc();
+  }
+
+  /** Count one 429 (rare next to answered requests: prom-client's own labelled counter is cheap enough). */
+  rateLimited(route: string, policy: string): void {
+    this.#rateLimitRejections.inc({ route, policy });
   }
 
   #refusal(reason: string) {

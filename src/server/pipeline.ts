@@ -25,6 +25,7 @@ import { listedOrigin, sessionAllowed } from "./cors.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { HandlerContext } from "../handlers/define-handler.ts";
 import type { EndpointServices } from "./services.ts";
+import type { RateLimitOutcome, RateLimiter } from "./rate-limiter.ts";
 
 export interface RouteServices {
   config: Config;
@@ -41,6 +42,8 @@ export interface RouteServices {
   checkResponses: boolean;
   /** What Endpoint's own routes use, handed to handlers as `context.services`. */
   endpoint: EndpointServices;
+  /** Counts requests against the routes' `rate_limit`s, shared with the other instances. */
+  limiter: RateLimiter;
 }
 
 /**
@@ -85,6 +88,71 @@ function guarded(
     facts.deniedBecause = auth.failure ? `${auth.failure}; ${decision.because}` : decision.because;
     return refuse(entry, decision.outcome, request, facts.requestId, asHtml, pageCaller(auth, entry, services.config));
   }
+  // Only requests the guard lets through are counted: a refused one never reaches what the limit protects.
+  if (entry.rateLimits.length) {
+    const outcome = services.limiter.take(entry.name, entry.rateLimits, auth.principal, services.clientAddress(request));
+    const proceed = (limited: RateLimitOutcome) => withinLimit(entry, services, request, params, facts, asHtml, auth, limited);
+    return outcome instanceof Promise ? outcome.then(proceed, (error) => renderFailure(error, services.log, facts, asHtml)) : proceed(outcome);
+  }
+  return admitted(entry, services, request, params, facts, asHtml, auth);
+}
+
+/** A limited route: 429 when the request does not fit, else the handler; either way with the RateLimit headers. */
+function withinLimit(
+  entry: Route,
+  services: RouteServices,
+  request: Request,
+  params: Record<string, string>,
+  facts: RequestFacts,
+  asHtml: boolean,
+  auth: AuthResult,
+  outcome: RateLimitOutcome,
+): Response | Promise<Response> {
+  const addHeaders = (response: Response) => {
+    response.headers.set("RateLimit-Policy", outcome.policyHeader);
+    response.headers.set("RateLimit", outcome.stateHeader);
+    return response;
+  };
+  const refused = outcome.refusedBy;
+  if (refused) {
+    facts.rateLimitedBy = refused.name;
+    services.endpoint.metrics.rateLimited(entry.name, refused.name);
+    const wait = outcome.retryAfterSeconds;
+    return addHeaders(
+      problemResponse(
+        {
+          status: 429,
+          code: "rate_limited",
+          detail: `this route answers ${refused.limit} request${refused.limit === 1 ? "" : "s"} per ${describeWindow(refused.windowSeconds)} per ${refused.per}; try again in ${wait} second${wait === 1 ? "" : "s"}`,
+          headers: { "Retry-After": String(wait) },
+        },
+        facts.requestId,
+        asHtml,
+        pageCaller(auth, entry, services.config),
+      ),
+    );
+  }
+  const answered = admitted(entry, services, request, params, facts, asHtml, auth);
+  return answered instanceof Promise ? answered.then(addHeaders) : addHeaders(answered);
+}
+
+/** 60 → "minute", 90 → "90 seconds", 3600 → "hour", 7200 → "2 hours". */
+export function describeWindow(seconds: number): string {
+  for (const [unit, size] of [["day", 86400], ["hour", 3600], ["minute", 60]] as const)
+    if (seconds % size === 0) return seconds === size ? unit : `${seconds / size} ${unit}s`;
+  return seconds === 1 ? "second" : `${seconds} seconds`;
+}
+
+/** After the guard (and the rate limit): the handler, by the quick path or the one that reads a body. */
+function admitted(
+  entry: Route,
+  services: RouteServices,
+  request: Request,
+  params: Record<string, string>,
+  facts: RequestFacts,
+  asHtml: boolean,
+  auth: AuthResult,
+): Response | Promise<Response> {
   if (METHODS_WITH_BODY.has(request.method)) return withBody(entry, services, request, params, facts, asHtml, auth);
   // GET and HEAD: no body, no form, no CSRF check (safe methods change nothing).
   const fail = (error: unknown) => renderFailure(error, services.log, facts, asHtml, pageCaller(auth, entry, services.config));

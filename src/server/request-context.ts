@@ -21,6 +21,8 @@ export interface RequestFacts {
   principal?: Principal | null;
   authTried?: string[];
   deniedBecause?: string;
+  /** The name of the rate limit that refused the request (429). */
+  rateLimitedBy?: string;
   /** The status answered, once known. */
   status?: number;
 }

@@ -11,7 +11,10 @@ export function reservedPrefixes(builtins: readonly Route[]): string[] {
 
 export function buildRouteTable(config: Config, handlers: ReadonlyMap<string, Handler>, builtins: readonly Route[]): Route[] {
   const reserved = reservedPrefixes(builtins);
-  const table = [...builtins];
+  // server.rate_limit covers Endpoint's own routes too, but never the health probes: a load balancer told 429 would
+  // take a healthy instance out of service.
+  const limits = config.server.rateLimits;
+  const table = builtins.map((route) => (limits.length && !route.anyHost && route.rateLimits.length === 0 ? { ...route, rateLimits: limits } : route));
   for (const route of config.routes) {
     const handler = handlers.get(route.handler);
     if (!handler) throw new Error(`handler ${route.handler} of route ${route.name} was not loaded`);

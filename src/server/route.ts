@@ -5,7 +5,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { type TypeCheck, TypeCompiler } from "@sinclair/typebox/compiler";
 import type { Credential } from "../auth/principal.ts";
 import type { Rule } from "../auth/guard.ts";
-import type { CorsPolicy, HttpMethod, RouteConfig } from "../config/schema.ts";
+import type { CorsPolicy, HttpMethod, RateLimitPolicy, RouteConfig } from "../config/schema.ts";
 import type { Handler } from "../handlers/define-handler.ts";
 
 export interface Route {
@@ -25,6 +25,8 @@ export interface Route {
   anyHost?: boolean;
   /** Which other origins' pages may call it (endpoint.yaml `cors`, else `server.cors`); absent = none. */
   cors?: CorsPolicy;
+  /** How many requests it answers per window (endpoint.yaml `rate_limit`, else `server.rate_limit`); empty = unlimited. */
+  rateLimits: readonly RateLimitPolicy[];
 }
 
 /** Who may call a route, without its name (the builder adds it). */
@@ -62,6 +64,7 @@ export function builtinRoute(spec: RouteSpec): Route {
     validators: compileValidators(spec.handler),
     pattern: pathPattern(spec.path),
     anyHost: spec.anyHost,
+    rateLimits: [],
   };
 }
 
@@ -81,6 +84,7 @@ export function configRoute(route: RouteConfig, handler: Handler): Route {
     validators: compileValidators(handler),
     pattern: pathPattern(route.path),
     ...(route.cors ? { cors: route.cors } : {}),
+    rateLimits: route.rateLimits,
   };
 }
 

@@ -17,7 +17,7 @@ import { setupRoutes } from "./setup.ts";
 export function allBuiltinRoutes(config: Config): Route[] {
   return [
     ...healthRoutes(),
-    ...metricsRoutes(),
+    ...(config.server.metrics ? metricsRoutes() : []),
     ...loginRoutes(config),
     ...mfaLoginRoutes(config),
     ...resetRoutes(config),
