@@ -123,7 +123,7 @@ function withinLimit(
         {
           status: 429,
           code: "rate_limited",
-          detail: `this route answers ${refused.limit} request${refused.limit === 1 ? "" : "s"} per ${describeWindow(refused.windowSeconds)} per ${refused.per}; try again in ${wait} second${wait === 1 ? "" : "s"}`,
+          detail: `this route answers ${refused.limit} request${refused.limit === 1 ? "" : "s"} per ${describeWindow(refused.windowSeconds)} per ${refused.per}; try again in ${describeWait(wait)}`,
           headers: { "Retry-After": String(wait) },
         },
         facts.requestId,
@@ -134,6 +134,13 @@ function withinLimit(
   }
   const answered = admitted(entry, services, request, params, facts, asHtml, auth);
   return answered instanceof Promise ? answered.then(addHeaders) : addHeaders(answered);
+}
+
+/** A wait as a person reads it, rounded up: "40 seconds", "3 minutes", "5 hours", "6 days". */
+function describeWait(seconds: number): string {
+  const [count, unit] =
+    seconds < 120 ? [seconds, "second"] : seconds < 7200 ? [Math.ceil(seconds / 60), "minute"] : seconds < 172800 ? [Math.ceil(seconds / 3600), "hour"] : [Math.ceil(seconds / 86400), "day"];
+  return `${count} ${unit}${count === 1 ? "" : "s"}`;
 }
 
 /** 60 → "minute", 90 → "90 seconds", 3600 → "hour", 7200 → "2 hours". */

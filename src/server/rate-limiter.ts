@@ -7,7 +7,7 @@
 // does not use are handed back after two quiet seconds for the others to use.
 //
 // A request waits for the database only for a bucket's first request in a window, or when its permits ran out
-// before the next batch arrived. If the database cannot answer within half a second, that bucket is counted by this
+// before the next batch arrived. If the database cannot answer within a second, that bucket is counted by this
 // instance alone until its window ends (each instance then admits up to the limit: N × limit at worst).
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
@@ -17,7 +17,7 @@ import type { Logger } from "../logger.ts";
 import { deleteEndedWindows, reservePermits, returnPermits } from "./rate-limit-store.ts";
 
 /** A request for permits slower than this gives up, and the bucket is counted here alone for the window. */
-const RESERVE_TIMEOUT_MS = 500;
+const RESERVE_TIMEOUT_MS = 1_000;
 /** After the ledger said a window is used up, ask again no sooner than this (others may hand permits back). */
 const RECHECK_AFTER_MS = 1_000;
 /** Permits unused this long go back to the ledger. */

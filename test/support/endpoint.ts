@@ -20,6 +20,8 @@ export interface TestEndpoint {
   config: Config;
   endpoint: Endpoint;
   database: DatabaseHandle;
+  /** The fresh database's URL (a second instance can open it too). */
+  databaseUrl: string;
   log: Logger;
   logLines: string[];
   origin: string;
@@ -70,6 +72,7 @@ export async function startTestEndpoint(
     config,
     endpoint,
     database,
+    databaseUrl: fresh.url,
     log,
     logLines: sink.lines,
     origin,
