@@ -8,7 +8,7 @@ import postgres from "postgres";
 import { DatabaseError, isConnectionFailure, sqlState } from "./errors.ts";
 import { NotificationListener } from "./notification-listener.ts";
 import { type SharedAddress, shareDatabase } from "./pglite-share.ts";
-import { PostgresJsDialect } from "./postgres-js-dialect.ts";
+import { type PoolDemand, type PoolUsage, PostgresJsDialect, poolUsage } from "./postgres-js-dialect.ts";
 import type { Database } from "./schema.ts";
 
 /** Where the embedded database lives when no URL is given. */
@@ -31,6 +31,8 @@ export interface DatabaseHandle {
    */
   listen(channel: string, onMessage: (payload: string) => void, onConnect?: () => void, onLost?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+  /** PostgreSQL: the query pool's size, connections in use and wants waiting (absent for embedded PGlite). */
+  poolUsage?: () => PoolUsage;
 }
 
 export interface OpenOptions {
@@ -103,7 +105,7 @@ async function openPostgres(
   const connect = () =>
     postgres(url, {
       ...socket,
-      max: options.poolSize ?? 10,
+      max: options.poolSize ?? 10, // poolSize below, for /metrics
       // postgres.js sends a query to a busy connection, behind the running one, when every connection is busy.
       // Such a query cannot be taken back: it runs after its request has given up (and after the Terminate of a
       // replaced pool), one after another for minutes in an overload. Queued in the pool instead, a query whose
@@ -140,7 +142,9 @@ async function openPostgres(
       throw describePostgresFailure(error, displayUrl);
     }
   }
-  const db = new Kysely<Database>({ dialect: new PostgresJsDialect(connect, sql, { queryTimeoutMs: options.queryTimeoutMs ?? 0 }) });
+  const demand: PoolDemand = { statements: 0, reserved: 0, reserving: 0 };
+  const poolSize = options.poolSize ?? 10;
+  const db = new Kysely<Database>({ dialect: new PostgresJsDialect(connect, sql, { queryTimeoutMs: options.queryTimeoutMs ?? 0, usage: demand }) });
   // Notifications get a connection of their own, apart from the query pool (which may be replaced); its heartbeat
   // goes out through the pool, the way every other change does.
   let listener: NotificationListener | undefined;
@@ -148,6 +152,7 @@ async function openPostgres(
     db,
     backend: "postgres",
     displayUrl,
+    poolUsage: () => poolUsage(demand, poolSize),
     async listen(channel, onMessage, onConnect, onLost) {
       // Notifications of a shared embedded database reach only the process that shares it.
       if (through)

@@ -31,6 +31,31 @@ import { sqlState } from "./errors.ts";
 export interface PostgresJsDialectOptions {
   /** Longest a query (or the wait for a pooled connection) may take; 0 = no limit. */
   queryTimeoutMs?: number;
+  /** Counted as connections are wanted and given back (for /metrics); plain additions, read only when scraped. */
+  usage?: PoolDemand;
+}
+
+/**
+ * What the pool is asked for right now: statements outside transactions (each needs a connection of its own, as
+ * max_pipeline is 0), connections reserved for transactions, and reservations not yet granted. With the pool's
+ * size this gives the connections in use and the wants waiting (poolUsage).
+ */
+export interface PoolDemand {
+  statements: number;
+  reserved: number;
+  reserving: number;
+}
+
+export interface PoolUsage {
+  size: number;
+  inUse: number;
+  waiting: number;
+}
+
+export function poolUsage(demand: PoolDemand, size: number): PoolUsage {
+  const wanted = demand.statements + demand.reserved + demand.reserving;
+  const inUse = Math.min(size, wanted);
+  return { size, inUse, waiting: wanted - inUse };
 }
 
 export class PostgresJsDialect implements Dialect {
@@ -44,7 +69,7 @@ export class PostgresJsDialect implements Dialect {
     return new PostgresAdapter(); // brings the advisory-lock migration lock
   }
   createDriver(): Driver {
-    return new PostgresJsDriver(this.connect, this.first, this.options.queryTimeoutMs ?? 0);
+    return new PostgresJsDriver(this.connect, this.first, this.options.queryTimeoutMs ?? 0, this.options.usage ?? { statements: 0, reserved: 0, reserving: 0 });
   }
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {
     return new PostgresIntrospector(db);
@@ -98,6 +123,7 @@ class PostgresJsDriver implements Driver {
     private readonly connect: () => Sql,
     first: Sql,
     private readonly timeoutMs: number,
+    readonly usage: PoolDemand,
   ) {
     this.#sql = first;
   }
@@ -166,15 +192,20 @@ class PostgresJsConnection implements DatabaseConnection {
   async reserve(): Promise<void> {
     if (this.#reserved) return;
     let gaveUp = false;
+    const usage = this.driver.usage;
     const reserving = this.driver.sql.reserve();
+    usage.reserving++;
     // A connection handed over after the deadline has nobody to release it: give it back to the pool.
-    void reserving.then((late) => gaveUp && late.release(), () => {});
+    void reserving.then((late) => gaveUp && late.release(), () => {}).finally(() => usage.reserving--);
     this.#reserved = await this.#deadline(reserving, () => (gaveUp = true));
+    usage.reserved++;
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const query: PendingQuery<Row[]> = (this.#reserved ?? this.driver.sql).unsafe(compiled.sql, compiled.parameters.slice() as any[]);
     const forget = this.driver.track(query);
+    const usage = this.#reserved ? null : this.driver.usage; // a transaction's statements use its reserved connection
+    if (usage) usage.statements++;
     try {
       const result = await this.#deadline(query.execute(), () => cancelQuery(query));
       const rows = Array.from(result.values()) as R[];
@@ -186,6 +217,7 @@ class PostgresJsConnection implements DatabaseConnection {
       throw error;
     } finally {
       forget();
+      if (usage) usage.statements--;
     }
   }
 
@@ -195,6 +227,7 @@ class PostgresJsConnection implements DatabaseConnection {
   }
 
   release(): void {
+    if (this.#reserved) this.driver.usage.reserved--;
     this.#reserved?.release();
     this.#reserved = undefined;
   }

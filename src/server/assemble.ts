@@ -68,7 +68,7 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
   const gate = new PasswordGate();
   const passwords = new PasswordChecker(database.db, cache, gate);
   const setupLink = new SetupLink();
-  const metrics = new EndpointMetrics(cache);
+  const metrics = new EndpointMetrics(cache, database.poolUsage);
   // One limiter for the Endpoint's life: a reload keeps the permits held and the windows counted so far.
   const limiter = new RateLimiter(database.db, cache.clock, log);
   limiter.start();

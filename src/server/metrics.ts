@@ -2,6 +2,7 @@
 // as in the tests, never collide): requests and latency per route, refusals by reason, the auth cache, the
 // listener's reconnects and the process. Label values are bounded: route names (or "unmatched"), never paths.
 import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from "prom-client";
+import type { PoolUsage } from "../../db/postgres-js-dialect.ts";
 import type { AuthCache } from "../auth/auth-cache.ts";
 
 /** Latency buckets in seconds: a cached token check answers in well under a millisecond, a slow query in seconds. */
@@ -28,7 +29,8 @@ export class EndpointMetrics {
   readonly #rateLimitRejections: Counter<"route" | "policy">;
   readonly #routes = new Map<string, RouteCounts>();
 
-  constructor(cache: AuthCache) {
+  /** `pool`: the PostgreSQL query pool's usage (absent on embedded PGlite, which has no pool). */
+  constructor(cache: AuthCache, pool?: () => PoolUsage) {
     const registers = [this.registry];
     const routes = this.#routes;
     // prom-client's own child.inc() hashes its labels on every call (about 0.7 µs a request with the histogram):
@@ -57,6 +59,11 @@ export class EndpointMetrics {
     new Gauge({ name: "endpoint_auth_cache_hits", help: "Auth-cache lookups answered from memory since start (a counter; exposed as read)", registers, collect() { this.set(stats.hits); } });
     new Gauge({ name: "endpoint_auth_cache_misses", help: "Auth-cache lookups that went to the database since start", registers, collect() { this.set(stats.misses); } });
     new Gauge({ name: "endpoint_listener_reconnects", help: "Times the notification listener connected again after its first LISTEN", registers, collect() { this.set(stats.reconnects); } });
+    if (pool) {
+      new Gauge({ name: "endpoint_db_pool_size", help: "Connections the query pool may open", registers, collect() { this.set(pool().size); } });
+      new Gauge({ name: "endpoint_db_pool_in_use", help: "Pool connections running a statement or held by a transaction", registers, collect() { this.set(pool().inUse); } });
+      new Gauge({ name: "endpoint_db_pool_waiting", help: "Statements and transactions waiting for a pool connection", registers, collect() { this.set(pool().waiting); } });
+    }
     collectDefaultMetrics({ register: this.registry });
   }
 

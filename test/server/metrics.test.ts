@@ -87,6 +87,21 @@ for (const backend of testBackends()) {
       }
       expect(reconnects).toBe(1);
     });
+
+    if (backend.name === "postgres")
+      test("the pool gauges show statements in flight, and none once they are done", async () => {
+        const read = async () => {
+          const text = await (await server.request("/metrics", { token: scraperToken })).text();
+          return { size: sample(text, "endpoint_db_pool_size"), inUse: sample(text, "endpoint_db_pool_in_use"), waiting: sample(text, "endpoint_db_pool_waiting") };
+        };
+        expect(await read()).toEqual({ size: 10, inUse: 0, waiting: 0 });
+        // Twelve sleeping statements on a pool of ten: ten connections busy, two waiting for one.
+        const sleeping = Array.from({ length: 12 }, () => sql`select pg_sleep(0.6)`.execute(server.database.db));
+        await Bun.sleep(150);
+        expect(await read()).toEqual({ size: 10, inUse: 10, waiting: 2 });
+        await Promise.all(sleeping);
+        expect(await read()).toEqual({ size: 10, inUse: 0, waiting: 0 });
+      });
   });
 }
 
