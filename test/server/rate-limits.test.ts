@@ -3,9 +3,10 @@
 // by /64), a forged X-Forwarded-For that buys nothing, a window that ends and starts afresh, refusals by the guard
 // that are not counted — and, on PostgreSQL, two instances sharing one limit without passing it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "kysely";
 import { join } from "node:path";
 import { openDatabase } from "../../db/open.ts";
-import { addressKey } from "../../src/server/rate-limiter.ts";
+import { RateLimiter, addressKey } from "../../src/server/rate-limiter.ts";
 import { assembleEndpoint } from "../../src/server/assemble.ts";
 import { createLogger, memorySink } from "../../src/logger.ts";
 import { testBackends } from "../support/backends.ts";
@@ -248,6 +249,42 @@ async function secondInstance(server: TestEndpoint) {
     },
   };
 }
+
+for (const backend of testBackends())
+  test(`${backend.name}: when the database does not answer in time, each instance counts alone and still stops at the limit`, async () => {
+    const fresh = await backend.create({ migrated: true });
+    const database = await openDatabase(fresh.url);
+    const sink = memorySink();
+    const limiter = new RateLimiter(database.db, { now: Date.now, localNow: Date.now }, createLogger(sink, "debug"));
+    // Another session holds the ledger locked: every request for permits waits past its one-second deadline.
+    let unlock!: () => void;
+    const locked = new Promise<void>((resolve) => (unlock = resolve));
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const lock = database.db.transaction().execute(async (trx) => {
+      await sql`lock table rate_limit_grants in access exclusive mode`.execute(trx);
+      holding();
+      await locked;
+    });
+    await held;
+    try {
+      const policies = [{ name: "token-3600s", limit: 3, windowSeconds: 3600, per: "token" as const }];
+      const caller = { id: "u1", username: "ada", groups: [], via: "token" as const, tokenId: "t1" };
+      const started = performance.now();
+      const outcomes = [];
+      for (let i = 0; i < 5; i++) outcomes.push(await limiter.take("route", policies, caller, "10.0.0.1"));
+      expect(performance.now() - started).toBeGreaterThanOrEqual(990); // the first request waited for the deadline, once
+      expect(outcomes.map((outcome) => outcome.refusedBy === null)).toEqual([true, true, true, false, false]);
+      expect(outcomes[2]!.stateHeader).toMatch(/^"token-3600s";r=0;t=\d+$/);
+      expect(sink.lines.filter((line) => line.includes("rate_limit_counted_alone")).length).toBe(1);
+    } finally {
+      unlock();
+      await lock;
+      await limiter.stop();
+      await database.close();
+      await fresh.drop();
+    }
+  });
 
 describe("addressKey", () => {
   test("IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64 in one spelling", () => {
