@@ -22,6 +22,11 @@ const RESERVE_TIMEOUT_MS = 1_000;
 const RECHECK_AFTER_MS = 1_000;
 /** Permits unused this long go back to the ledger. */
 const IDLE_RETURN_MS = 2_000;
+/**
+ * A bucket idle this long, holding nothing, is forgotten: the ledger keeps its count, and the next request reads it
+ * back with its first batch. Memory then follows the callers of the last few seconds, not every caller of a week.
+ */
+const IDLE_FORGET_MS = 10_000;
 const SETTLE_EVERY_MS = 1_000;
 const DELETE_ENDED_EVERY_MS = 60_000;
 const WARN_EVERY_MS = 10_000;
@@ -114,6 +119,11 @@ export class RateLimiter {
     return this.#attempt(policies, buckets);
   }
 
+  /** Buckets held in memory (those of the last few seconds' callers). */
+  get bucketCount(): number {
+    return this.#buckets.size;
+  }
+
   /** Hand back unused permits every second, and forget ended windows. */
   start(): void {
     clearInterval(this.#timer);
@@ -137,8 +147,13 @@ export class RateLimiter {
         this.#buckets.delete(key);
         continue;
       }
-      if (bucket.alone || bucket.allowance === 0 || bucket.inFlight) continue;
-      if (!all && localNow - bucket.lastUsedAt < IDLE_RETURN_MS) continue;
+      if (bucket.alone || bucket.inFlight) continue;
+      const idleMs = localNow - bucket.lastUsedAt;
+      if (bucket.allowance === 0) {
+        if (idleMs >= IDLE_FORGET_MS && bucket.waiting === 0) this.#buckets.delete(key);
+        continue;
+      }
+      if (!all && idleMs < IDLE_RETURN_MS) continue;
       const count = bucket.allowance;
       bucket.allowance = 0;
       bucket.granted -= count;
@@ -202,7 +217,7 @@ export class RateLimiter {
   #bucket(key: string, policy: RateLimitPolicy): Bucket {
     let bucket = this.#buckets.get(key);
     if (!bucket) {
-      bucket = { key, policy, windowStart: 0, windowEnd: 0, allowance: 0, granted: 0, used: 0, lastGot: 0, waiting: 0, recheckAt: 0, alone: false, lastUsedAt: 0, inFlight: null };
+      bucket = { key, policy, windowStart: 0, windowEnd: 0, allowance: 0, granted: 0, used: 0, lastGot: 0, waiting: 0, recheckAt: 0, alone: false, lastUsedAt: this.clock.localNow(), inFlight: null };
       this.#buckets.set(key, bucket);
     }
     bucket.policy = policy; // a reload may have changed the limit

@@ -286,6 +286,35 @@ for (const backend of testBackends())
     }
   });
 
+for (const backend of testBackends())
+  test(`${backend.name}: a bucket forgotten while idle reads its count back from the ledger`, async () => {
+    const fresh = await backend.create({ migrated: true });
+    const database = await openDatabase(fresh.url);
+    let skipped = 0; // ms this instance's clock is moved on (no waiting for real seconds)
+    const limiter = new RateLimiter(database.db, { now: Date.now, localNow: () => Date.now() + skipped }, createLogger(memorySink(), "debug"));
+    try {
+      const policies = [{ name: "route-3600s", limit: 8, windowSeconds: 3600, per: "route" as const }];
+      const take = async (n: number) => {
+        const admitted: boolean[] = [];
+        for (let i = 0; i < n; i++) admitted.push((await limiter.take("forgetful", policies, null, undefined)).refusedBy === null);
+        return admitted.filter(Boolean).length;
+      };
+      expect(await take(3)).toBe(3);
+      expect(limiter.bucketCount).toBe(1);
+      skipped += 15_000;
+      await limiter.settle(); // idle: unused permits go back
+      await limiter.settle(); // holding nothing: forgotten
+      expect(limiter.bucketCount).toBe(0);
+      const [row] = await database.db.selectFrom("rate_limit_grants").select("granted").execute();
+      expect(row!.granted).toBe(3);
+      expect(await take(10)).toBe(5);
+    } finally {
+      await limiter.stop();
+      await database.close();
+      await fresh.drop();
+    }
+  });
+
 describe("addressKey", () => {
   test("IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64 in one spelling", () => {
     expect(addressKey("192.0.2.7")).toBe("192.0.2.7");
