@@ -149,15 +149,13 @@ export class RateLimiter {
       }
       if (bucket.alone || bucket.inFlight) continue;
       const idleMs = localNow - bucket.lastUsedAt;
-      if (bucket.allowance === 0) {
-        if (idleMs >= IDLE_FORGET_MS && bucket.waiting === 0) this.#buckets.delete(key);
-        continue;
+      if (bucket.allowance > 0 && (all || idleMs >= IDLE_RETURN_MS)) {
+        const count = bucket.allowance;
+        bucket.allowance = 0;
+        bucket.granted -= count;
+        returns.push(returnPermits(this.db, this.#ledgerKey(bucket), new Date(bucket.windowStart), count).catch(() => {}));
       }
-      if (!all && idleMs < IDLE_RETURN_MS) continue;
-      const count = bucket.allowance;
-      bucket.allowance = 0;
-      bucket.granted -= count;
-      returns.push(returnPermits(this.db, this.#ledgerKey(bucket), new Date(bucket.windowStart), count).catch(() => {}));
+      if (bucket.allowance === 0 && bucket.waiting === 0 && idleMs >= IDLE_FORGET_MS) this.#buckets.delete(key);
     }
     if (localNow - this.#lastDeleted >= DELETE_ENDED_EVERY_MS) {
       this.#lastDeleted = localNow;
