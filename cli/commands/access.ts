@@ -4,7 +4,7 @@ import { decide, describeAccess } from "../../src/auth/guard.ts";
 import type { Principal } from "../../src/auth/principal.ts";
 import { tokenNotFound } from "../../src/accounts/tokens.ts";
 import { loadHandlers } from "../../src/config/handlers.ts";
-import type { Config } from "../../src/config/schema.ts";
+import type { Config, CorsPolicy, RateLimitPolicy } from "../../src/config/schema.ts";
 import { allBuiltinRoutes } from "../../src/server/builtin/all.ts";
 import type { Route } from "../../src/server/route.ts";
 import { buildRouteTable } from "../../src/server/route-table.ts";
@@ -38,14 +38,43 @@ export const routesCommand = command({
           auth: r.rule.accepts,
           origin: r.origin,
           description: r.description ?? null,
+          rate_limits: r.rateLimits.map((p) => ({ name: p.name, limit: p.limit, window_seconds: p.windowSeconds, per: p.per })),
+          cors: r.cors
+            ? { origins: r.cors.origins, methods: r.cors.methods, headers: r.cors.headers, max_age: r.cors.maxAgeSeconds, credentials: r.cors.credentials }
+            : null,
         })),
       );
     printTable(
-      ["METHOD", "PATH", "NAME", "HANDLER", "ACCESS", "AUTH"],
-      table.map((r) => [r.method, r.path, r.name, r.handlerName, describeAccess(r.rule), r.rule.public ? "-" : r.rule.accepts.join(",")]),
+      ["METHOD", "PATH", "NAME", "HANDLER", "ACCESS", "AUTH", "LIMITS", "CORS"],
+      table.map((r) => [
+        r.method,
+        r.path,
+        r.name,
+        r.handlerName,
+        describeAccess(r.rule),
+        r.rule.public ? "-" : r.rule.accepts.join(","),
+        describeLimits(r.rateLimits),
+        describeCors(r.cors),
+      ]),
     );
   },
 });
+
+/** A window in its largest whole unit: 60 → 1m, 3600 → 1h, 86400 → 1d, 604800 → 7d, 90 → 90s. */
+export function compactWindow(seconds: number): string {
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]] as const) if (seconds % size === 0) return `${seconds / size}${unit}`;
+  return `${seconds}s`;
+}
+
+/** `5/7d per token, 100/1m per route`; `-` when the route is not limited. */
+function describeLimits(limits: readonly RateLimitPolicy[]): string {
+  return limits.length ? limits.map((p) => `${p.limit}/${compactWindow(p.windowSeconds)} per ${p.per}`).join(", ") : "-";
+}
+
+/** The origins, and ` +credentials` when the browser may send cookies; `-` when no other origin may call it. */
+function describeCors(cors: CorsPolicy | undefined): string {
+  return cors ? `${cors.origins.join(",")}${cors.credentials ? " +credentials" : ""}` : "-";
+}
 
 export const canCommand = command({
   name: "can",

@@ -5,7 +5,6 @@
 import { type Kysely, sql } from "kysely";
 import type { Database } from "../../db/schema.ts";
 import type { Config } from "../config/schema.ts";
-import { addressKey, usernameKey } from "./throttle.ts";
 
 export const MFA_CHALLENGE_COOKIE = "endpoint_mfa";
 export const CHALLENGE_SECONDS = 5 * 60;
@@ -59,14 +58,3 @@ export function expiredChallengeCookie(config: Config): string {
   return [`${MFA_CHALLENGE_COOKIE}=`, "Path=/login", "Max-Age=0", "HttpOnly", "SameSite=Strict", ...(config.auth.cookieSecure ? ["Secure"] : [])].join("; ");
 }
 
-/**
- * A right password that still needs a code gives its attempt back without clearing the username's count: only a
- * right code does that (attemptSucceeded), so knowing the password does not reset the count of code guesses.
- */
-export async function giveBackAttempt(db: Kysely<Database>, username: string, address: string): Promise<void> {
-  await db
-    .updateTable("login_throttle")
-    .set({ failures: sql`greatest(failures - 1, 0)` })
-    .where("key", "in", [usernameKey(username), addressKey(address)])
-    .execute();
-}

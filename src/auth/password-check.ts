@@ -7,7 +7,7 @@ import { findUser } from "../accounts/users.ts";
 import type { AuthCache } from "./auth-cache.ts";
 import type { PasswordGate } from "./password-gate.ts";
 import { markSessionAuthenticated, sessionHandle } from "./sessions.ts";
-import { attemptSucceeded, reserveAttempt } from "./throttle.ts";
+import { attemptSucceeded, judgeAttempt, reserveAttempt } from "./throttle.ts";
 
 export type PasswordCheck = { ok: true } | { ok: false; status: 401 | 429; message: string; retryAfterSeconds?: number };
 
@@ -29,7 +29,7 @@ export class PasswordChecker {
         retryAfterSeconds: reservation.retryAfterSeconds,
       };
     const user = await findUser(this.db, username);
-    if (!user || password.length > 1024 || !(await this.gate.verify(password, user.password_hash)))
+    if (!user || password.length > 1024 || !(await judgeAttempt(this.db, username, address, () => this.gate.verify(password, user.password_hash))))
       return { ok: false, status: 401, message: "That password is not right." };
     await attemptSucceeded(this.db, username, address);
     await markSessionAuthenticated(this.db, idHash);

@@ -114,3 +114,28 @@ export async function listLockouts(db: Kysely<Database>): Promise<Lockout[]> {
       return { kind: kind === "user" ? "user" : "address", subject: rest.join(":"), failures: row.failures, retry_after_seconds: row.remaining } as Lockout;
     });
 }
+
+/**
+ * A right password that still needs a code gives its attempt back without clearing the username's count: only a
+ * right code does that (attemptSucceeded), so knowing the password does not reset the count of code guesses.
+ */
+export async function giveBackAttempt(db: Kysely<Database>, username: string, address: string): Promise<void> {
+  await db
+    .updateTable("login_throttle")
+    .set({ failures: sql`greatest(failures - 1, 0)` })
+    .where("key", "in", [usernameKey(username), addressKey(address)])
+    .execute();
+}
+
+/**
+ * Judge a reserved attempt with `verify`. An attempt that could not be judged — the password pool busy (503), the
+ * database lost — is given back: only a wrong password may count towards a lock-out.
+ */
+export async function judgeAttempt(db: Kysely<Database>, username: string, address: string, verify: () => Promise<boolean>): Promise<boolean> {
+  try {
+    return await verify();
+  } catch (error) {
+    await giveBackAttempt(db, username, address).catch(() => {});
+    throw error;
+  }
+}

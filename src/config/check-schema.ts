@@ -96,6 +96,7 @@ function visit(walk: Walk, node: Node | null, schema: TSchema, path: Path, at?: 
 
   if (kind === "Union") {
     const alternatives = (schema as Loose).anyOf as TSchema[];
+    const trials: Walk[] = [];
     for (const alternative of alternatives) {
       const trial: Walk = { ...walk, findings: [], positions: { value: new Map(), key: new Map() } };
       const value = visit(trial, node, alternative, path, here);
@@ -104,6 +105,16 @@ function visit(walk: Walk, node: Node | null, schema: TSchema, path: Path, at?: 
         for (const [k, v] of trial.positions.key) walk.positions.key.set(k, v);
         return value;
       }
+      trials.push(trial);
+    }
+    // A mapping where the union takes one kind of mapping (or a list where it takes one kind of list): that
+    // alternative's own findings say what is wrong inside, where it is written.
+    const shape = (alternative: TSchema) => ((alternative as Loose)[Kind] === "Array" ? "list" : ["Object", "Record"].includes((alternative as Loose)[Kind]) ? "map" : "scalar");
+    const givenShape = node && isMap(node) ? "map" : node && isSeq(node) ? "list" : "scalar";
+    const fitting = alternatives.flatMap((alternative, i) => (shape(alternative) === givenShape && givenShape !== "scalar" ? [i] : []));
+    if (fitting.length === 1) {
+      walk.findings.push(...trials[fitting[0]!]!.findings);
+      return undefined;
     }
     const literals = alternatives.filter((a) => (a as { [Kind]?: string })[Kind] === "Literal").map((a) => (a as Loose).const);
     const given = node && isScalar(node) ? scalarText(walk, node, path) : undefined;

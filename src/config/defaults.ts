@@ -177,9 +177,11 @@ function rateLimitPolicies(raw: RawRateLimit | RawRateLimit[] | undefined, path:
   for (const [i, entry] of list.entries()) {
     if (!entry || entry.limit === undefined || entry.window === undefined || entry.per === undefined) continue; // the schema reported it
     const at: Path = Array.isArray(raw) ? [...path, i] : path;
+    // Named like the schema's own findings (rate_limit.window, rate_limit.1.window): in a list, which item.
+    const item = Array.isArray(raw) ? `${label}.${i}` : label;
     const windowSeconds = parseDuration(entry.window);
     if (windowSeconds === null || windowSeconds < 1 || windowSeconds > MAX_RATE_WINDOW_SECONDS) {
-      report([...at, "window"], "bad-value", `${label}: window must be a duration from 1s to 7d, such as 1m or 1h`);
+      report([...at, "window"], "bad-value", `${item}.window must be a duration from 1s to 7d, such as 1m or 1h (got '${String(entry.window).slice(0, 40)}')`);
       continue;
     }
     const name = entry.name ?? `${entry.per}-${windowSeconds}s`;

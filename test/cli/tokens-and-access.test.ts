@@ -1,7 +1,9 @@
 // token create|list|revoke, unlock-user, routes and can through the real CLI entry point.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FreshDatabase, testBackends } from "../support/backends.ts";
-import { runCli } from "../support/cli.ts";
+import { join } from "node:path";
+import { compactWindow } from "../../cli/commands/access.ts";
+import { ROOT, runCli } from "../support/cli.ts";
 
 const SECRET = "cli-test-secret-0123456789-abcdefghijklmnop";
 
@@ -65,7 +67,7 @@ for (const backend of testBackends()) {
 
     test("routes lists built-in and declared routes with access and credentials", async () => {
       const result = await cli("routes");
-      expect(result.stdout.split("\n")[0]).toMatch(/^METHOD\s+PATH\s+NAME\s+HANDLER\s+ACCESS\s+AUTH$/);
+      expect(result.stdout.split("\n")[0]).toMatch(/^METHOD\s+PATH\s+NAME\s+HANDLER\s+ACCESS\s+AUTH\s+LIMITS\s+CORS$/);
       expect(result.stdout).toMatch(/POST\s+\/hooks\/events\s+webhook\s+example\.receiveEvent\s+groups: services\s+token/);
       expect(result.stdout).toMatch(/GET\s+\/healthz\s+healthz\s+builtin:healthz\s+public/);
       const json = JSON.parse((await cli("routes", "--json")).stdout);
@@ -94,3 +96,64 @@ for (const backend of testBackends()) {
     });
   });
 }
+
+describe("routes: rate limits and CORS", () => {
+  const FIXTURES = join(ROOT, "test", "server", "fixtures");
+  const routes = (fixture: string, ...args: string[]) => runCli(["routes", "--config", join(FIXTURES, fixture), ...args]);
+  type Row = { name: string; origin: string; rate_limits: unknown; cors: unknown };
+  const lineOf = (stdout: string, name: string) => stdout.split("\n").find((line) => line.split(/\s+/)[2] === name);
+
+  test("windows are written in their largest whole unit", () => {
+    expect([60, 3600, 86400, 604800, 2, 90, 5400, 172800].map(compactWindow)).toEqual(["1m", "1h", "1d", "7d", "2s", "90s", "90m", "2d"]);
+  });
+
+  test("LIMITS shows each limit as limit/window per key; - when none; built-ins but the health probes get server.rate_limit", async () => {
+    const result = await routes("rate-limits.yaml");
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout.split("\n")[0]).toMatch(/^METHOD\s+PATH\s+NAME\s+HANDLER\s+ACCESS\s+AUTH\s+LIMITS\s+CORS$/);
+    expect(lineOf(result.stdout, "per-token")).toMatch(/\s5\/7d per token\s+-$/);
+    expect(lineOf(result.stdout, "two-limits")).toMatch(/\s4\/7d per user, 6\/7d per route\s+-$/);
+    expect(lineOf(result.stdout, "short-window")).toMatch(/\s2\/2s per route\s+-$/);
+    expect(lineOf(result.stdout, "unlimited")).toMatch(/\spublic\s+-\s+-\s+-$/);
+    expect(lineOf(result.stdout, "defaulted")).toMatch(/\s40\/7d per address\s+-$/);
+    expect(lineOf(result.stdout, "healthz")).toMatch(/\spublic\s+-\s+-\s+-$/);
+    expect(lineOf(result.stdout, "readyz")).toMatch(/\spublic\s+-\s+-\s+-$/);
+    expect(lineOf(result.stdout, "login")).toMatch(/\s40\/7d per address\s+-$/);
+  });
+
+  test("--json gives rate_limits and cors: null without them", async () => {
+    const json = JSON.parse((await routes("rate-limits.yaml", "--json")).stdout) as Row[];
+    const byName = (name: string) => json.find((row) => row.name === name)!;
+    expect(byName("two-limits")).toMatchObject({
+      rate_limits: [
+        { name: "user-604800s", limit: 4, window_seconds: 604800, per: "user" },
+        { name: "everyone", limit: 6, window_seconds: 604800, per: "route" },
+      ],
+      cors: null,
+    });
+    expect(byName("per-token").rate_limits).toEqual([{ name: "token-604800s", limit: 5, window_seconds: 604800, per: "token" }]);
+    expect(byName("unlimited").rate_limits).toEqual([]);
+    const serverLimit = [{ name: "address-604800s", limit: 40, window_seconds: 604800, per: "address" }];
+    expect(byName("defaulted").rate_limits).toEqual(serverLimit);
+    // Every built-in but the health probes has server.rate_limit.
+    for (const row of json.filter((row) => row.origin === "builtin"))
+      expect([row.name, row.rate_limits]).toEqual([row.name, ["healthz", "readyz"].includes(row.name) ? [] : serverLimit]);
+  });
+
+  test("CORS shows the origins, +credentials when cookies may be sent; --json gives the whole policy", async () => {
+    const result = await routes("cors.yaml");
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(lineOf(result.stdout, "whoami")).toMatch(/\s-\s+https:\/\/app\.example$/);
+    expect(lineOf(result.stdout, "shared-echo")).toMatch(/\s-\s+https:\/\/app\.example \+credentials$/);
+    expect(lineOf(result.stdout, "open-echo")).toMatch(/\s-\s+\*$/);
+    expect(lineOf(result.stdout, "markup")).toMatch(/\s-\s+https:\/\/default\.example$/);
+    expect(lineOf(result.stdout, "healthz")).toMatch(/\s-\s+-$/);
+    const json = JSON.parse((await routes("cors.yaml", "--json")).stdout) as Row[];
+    const byName = (name: string) => json.find((row) => row.name === name)!;
+    expect(byName("whoami").cors).toEqual({ origins: ["https://app.example"], methods: ["GET"], headers: ["Authorization"], max_age: 300, credentials: false });
+    expect(byName("shared-echo").cors).toEqual({ origins: ["https://app.example"], methods: ["POST"], headers: ["Content-Type", "X-CSRF-Token"], max_age: 600, credentials: true });
+    expect(byName("markup").cors).toEqual({ origins: ["https://default.example"], methods: ["GET"], headers: ["Authorization", "Content-Type"], max_age: 600, credentials: false });
+    expect(byName("healthz").cors).toBeNull();
+    expect(byName("whoami").rate_limits).toEqual([]);
+  });
+});

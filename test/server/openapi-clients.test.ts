@@ -7,7 +7,11 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { t } from "elysia";
+import { loadHandlers } from "../../src/config/handlers.ts";
+import { loadConfigOrThrow } from "../../src/config/load.ts";
+import { allBuiltinRoutes } from "../../src/server/builtin/all.ts";
 import { openApiDocument } from "../../src/server/builtin/openapi.ts";
+import { buildRouteTable } from "../../src/server/route-table.ts";
 import { toOpenApiSchema } from "../../src/server/builtin/openapi-schema.ts";
 import { testBackends } from "../support/backends.ts";
 import { ROOT } from "../support/cli.ts";
@@ -206,6 +210,82 @@ describe("with server.openapi: public", () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("rate-limited routes (test/server/fixtures/rate-limits.yaml)", () => {
+  type Limited = Operation & {
+    "x-endpoint-rate-limit"?: unknown;
+    responses: Record<string, { $ref?: string; headers?: Record<string, { $ref?: string }>; content?: Record<string, unknown> }>;
+  };
+  type LimitedDocument = {
+    paths: Record<string, Record<string, Limited>>;
+    components: { responses: Record<string, { headers?: Record<string, { $ref?: string; schema?: unknown }> }>; headers?: Record<string, { description: string; schema: unknown }> };
+  };
+  let document: LimitedDocument;
+  let dir: string;
+  beforeAll(async () => {
+    const config = await loadConfigOrThrow(join(FIXTURES, "rate-limits.yaml"));
+    document = openApiDocument(config, buildRouteTable(config, await loadHandlers(config), allBuiltinRoutes(config))) as LimitedDocument;
+    dir = mkdtempSync(join(tmpdir(), "endpoint-openapi-limits-"));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const RATE_HEADERS = { "RateLimit-Policy": { $ref: "#/components/headers/RateLimit-Policy" }, RateLimit: { $ref: "#/components/headers/RateLimit" } };
+
+  test("a limited route documents 429, the RateLimit headers on its success answer and its limits", () => {
+    const both = document.paths["/limited/both"]!.get!;
+    expect(both.responses["429"]).toEqual({ $ref: "#/components/responses/TooManyRequests" });
+    expect(both.responses["200"]!.headers).toEqual(RATE_HEADERS);
+    expect(both["x-endpoint-rate-limit"]).toEqual([
+      { name: "user-604800s", limit: 4, window_seconds: 604800, per: "user" },
+      { name: "everyone", limit: 6, window_seconds: 604800, per: "route" },
+    ]);
+    expect(document.paths["/limited/short"]!.get!["x-endpoint-rate-limit"]).toEqual([{ name: "route-2s", limit: 2, window_seconds: 2, per: "route" }]);
+    // A route without its own rate_limit, and a built-in, get server.rate_limit.
+    const serverLimit = [{ name: "address-604800s", limit: 40, window_seconds: 604800, per: "address" }];
+    expect(document.paths["/defaulted"]!.get!["x-endpoint-rate-limit"]).toEqual(serverLimit);
+    expect(document.paths["/api/openapi.json"]!.get!["x-endpoint-rate-limit"]).toEqual(serverLimit);
+    expect(document.paths["/api/openapi.json"]!.get!.responses["429"]).toBeDefined();
+  });
+
+  test("429 is problem+json with Retry-After and the RateLimit headers, which the components describe", () => {
+    const tooMany = document.components.responses.TooManyRequests!;
+    expect(tooMany).toMatchObject({ content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } });
+    expect(tooMany.headers).toMatchObject({ "Retry-After": { schema: { type: "integer" } }, ...RATE_HEADERS });
+    expect(Object.keys(document.components.headers ?? {}).sort()).toEqual(["RateLimit", "RateLimit-Policy"]);
+    expect(document.components.headers!["RateLimit-Policy"]!.description).toContain('"token-60s";q=100;w=60');
+    expect(document.components.headers!.RateLimit!.description).toContain('"token-60s";r=42;t=37');
+  });
+
+  test("an unlimited route, and the health probes, have no 429, no RateLimit headers and no x-endpoint-rate-limit", () => {
+    for (const path of ["/unlimited", "/healthz", "/readyz"]) {
+      const operation = document.paths[path]!.get!;
+      expect(Object.keys(operation.responses)).not.toContain("429");
+      expect(operation.responses["200"]!.headers).toBeUndefined();
+      expect(operation["x-endpoint-rate-limit"]).toBeUndefined();
+    }
+  });
+
+  test("redocly lint finds no error and no warning in it", async () => {
+    writeFileSync(join(dir, "limited.json"), JSON.stringify(document, null, 2));
+    const lint = await run([bin("redocly"), "lint", "--config", join(ROOT, "redocly.yaml"), "--format=json", "limited.json"], dir, { REDOCLY_TELEMETRY: "off" });
+    const report = JSON.parse(lint.stdout) as { totals: { errors: number; warnings: number }; problems: Array<{ ruleId: string; message: string }> };
+    expect(report.problems.map((problem) => `${problem.ruleId}: ${problem.message}`)).toEqual([]);
+    expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+    expect(lint.exitCode).toBe(0);
+  });
+
+  test("with no rate limit anywhere, no route documents 429 and there are no header components", async () => {
+    const config = await loadConfigOrThrow(join(FIXTURES, "endpoint.yaml"));
+    const plain = openApiDocument(config, buildRouteTable(config, await loadHandlers(config), allBuiltinRoutes(config))) as LimitedDocument;
+    for (const operation of Object.values(plain.paths).flatMap((methods) => Object.values(methods))) {
+      expect(Object.keys(operation.responses)).not.toContain("429");
+      expect(operation["x-endpoint-rate-limit"]).toBeUndefined();
+    }
+    expect(plain.components.responses.TooManyRequests).toBeUndefined();
+    expect(plain.components.headers).toBeUndefined();
   });
 });
 

@@ -5,7 +5,7 @@ import { foreignOrigin, secretsEqual } from "../../auth/csrf.ts";
 import { readCookie } from "../../auth/authenticate.ts";
 import { safeNextPath } from "../../auth/redirects.ts";
 import { createSession, deleteSession, endUserSessions, hashSessionId, looksLikeSessionId } from "../../auth/sessions.ts";
-import { attemptSucceeded, reserveAttempt } from "../../auth/throttle.ts";
+import { attemptSucceeded, giveBackAttempt, judgeAttempt, reserveAttempt } from "../../auth/throttle.ts";
 import type { Config } from "../../config/schema.ts";
 import { EndpointError } from "../../errors.ts";
 import { defineHandler } from "../../handlers/define-handler.ts";
@@ -13,7 +13,6 @@ import { html } from "../../handlers/html.ts";
 import { LoginPage } from "../../pages/login-page.tsx";
 import { type Route, type RouteSpec, builtinRoute, anyone, signedIn } from "../route.ts";
 import { secondStepFor } from "./mfa-login.ts";
-import { giveBackAttempt } from "../../auth/mfa-challenge.ts";
 
 const randomToken = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 const WRONG = "Wrong username or password.";
@@ -87,7 +86,7 @@ export function loginRoutes(config: Config): Route[] {
             return page(next, 429, `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s).`, username, { "Retry-After": String(wait) });
           }
           const user = await findUser(db, username);
-          const ok = await gate.verify(password, user?.password_hash ?? null);
+          const ok = await judgeAttempt(db, username, address, () => gate.verify(password, user?.password_hash ?? null));
           if (!ok || !user || user.disabled) {
             log.warn("login_failed", { username, client: address, reason: !user ? "unknown user" : user.disabled ? "disabled" : "wrong password" });
             return page(next, 401, WRONG, username);

@@ -59,6 +59,14 @@ const PROBLEMS: Record<number, [name: string, response: OpenApiObject]> = {
   413: ["ContentTooLarge", problem("The body is larger than server.body_limit")],
   415: ["UnsupportedMediaType", problem("The body is not application/json")],
   422: ["Invalid", problem("A value is not valid; `errors` names each field")],
+  429: [
+    "TooManyRequests",
+    problem("Over one of the route's rate limits (rate_limited); not answered, try again after Retry-After", {
+      "Retry-After": { description: "Seconds until the limit that refused the request lets one through again", schema: { type: "integer" } },
+      "RateLimit-Policy": { $ref: "#/components/headers/RateLimit-Policy" },
+      RateLimit: { $ref: "#/components/headers/RateLimit" },
+    }),
+  ],
   503: [
     "Unavailable",
     problem("The database is unavailable; try again shortly", {
@@ -66,6 +74,19 @@ const PROBLEMS: Record<number, [name: string, response: OpenApiObject]> = {
     }),
   ],
 };
+
+/** The headers every answer of a rate-limited route carries once the guard let it through (IETF draft-ietf-httpapi-ratelimit-headers). */
+const RATE_LIMIT_HEADERS = {
+  "RateLimit-Policy": {
+    description: 'The route\'s limits, one item per limit: its name, q (requests per window) and w (the window in seconds), e.g. "token-60s";q=100;w=60',
+    schema: { type: "string", example: '"token-60s";q=100;w=60' },
+  },
+  RateLimit: {
+    description: 'What is left of each limit for this caller: its name, r (requests remaining) and t (seconds until the window ends), e.g. "token-60s";r=42;t=37',
+    schema: { type: "string", example: '"token-60s";r=42;t=37' },
+  },
+};
+const rateLimitHeaderRefs = Object.fromEntries(Object.keys(RATE_LIMIT_HEADERS).map((name) => [name, { $ref: `#/components/headers/${name}` }]));
 
 const SUCCESS: Record<number, string> = { 200: "OK", 201: "Created", 202: "Accepted" };
 
@@ -75,11 +96,13 @@ const SUCCESS: Record<number, string> = { 200: "OK", 201: "Created", 202: "Accep
  * or finds `{ "x-status": [201, 200] }`. `t.Undefined()` is the empty 204 a handler gives by returning nothing.
  */
 function successResponses(route: Route): Array<[status: string, response: OpenApiObject]> {
+  // A rate-limited route tells every caller it admits how much of each limit is left.
+  const headers = route.rateLimits.length > 0 ? { headers: rateLimitHeaderRefs } : {};
   const schema = route.handler.response as (TSchema & { "x-status"?: number | number[] }) | undefined;
-  if (!schema) return [["200", { description: "Success" }]];
-  if (schema[Kind] === "Undefined" || schema[Kind] === "Void") return [["204", { description: "No content" }]];
+  if (!schema) return [["200", { description: "Success", ...headers }]];
+  if (schema[Kind] === "Undefined" || schema[Kind] === "Void") return [["204", { description: "No content", ...headers }]];
   const content = { "application/json": { schema: toOpenApiSchema(schema) } };
-  return [schema["x-status"] ?? 200].flat().map((status) => [String(status), { description: SUCCESS[status] ?? "Success", content }]);
+  return [schema["x-status"] ?? 200].flat().map((status) => [String(status), { description: SUCCESS[status] ?? "Success", ...headers, content }]);
 }
 
 /** The statuses, besides success, that the pipeline (and for built-ins, the accounts rules) can answer this route. */
@@ -98,6 +121,7 @@ function errorStatuses(route: Route): number[] {
   if (changes) statuses.push(413);
   if (handler.body) statuses.push(415);
   if (hasPathParameters || handler.params || handler.query || handler.body || changes) statuses.push(422);
+  if (route.rateLimits.length > 0) statuses.push(429);
   // Credentials are checked against the database when the cache cannot answer, and changes are written there.
   if (!rule.public || changes) statuses.push(503);
   return statuses;
@@ -141,6 +165,9 @@ function operation(route: Route, used: Set<number>): OpenApiObject {
       max_age: route.cors.maxAgeSeconds,
       credentials: route.cors.credentials,
     };
+  // How many requests it answers per window (endpoint.yaml `rate_limit`, else server.rate_limit).
+  if (route.rateLimits.length > 0)
+    result["x-endpoint-rate-limit"] = route.rateLimits.map((policy) => ({ name: policy.name, limit: policy.limit, window_seconds: policy.windowSeconds, per: policy.per }));
   if (route.handler.body) result.requestBody = { required: true, content: { "application/json": { schema: toOpenApiSchema(route.handler.body) } } };
   return result;
 }
@@ -162,6 +189,8 @@ export function openApiDocument(config: Config, routes: readonly Route[]): objec
     components: {
       schemas: { Problem: problemSchema },
       responses: Object.fromEntries([...used].sort((a, b) => a - b).map((status) => PROBLEMS[status]!)),
+      // Only when some route is rate-limited: an unused component is a lint error.
+      ...(used.has(429) ? { headers: RATE_LIMIT_HEADERS } : {}),
       securitySchemes: {
         sessionCookie: { type: "apiKey", in: "cookie", name: config.auth.cookieName, description: "Browser session; state-changing requests also need X-CSRF-Token" },
         bearerToken: { type: "http", scheme: "bearer", bearerFormat: "ept_ + JWT" },
