@@ -4,16 +4,20 @@
 // DATABASE_URL is set) with request logging written to a file, pins each server to one core and wrk to the other,
 // warms up, runs interleaved rounds, prints PASS or MISS for each budget line, and writes bench/results.md. Exits
 // non-zero if any response had an unexpected status (a MISS is reported, not an error).
+// The default run also measures what counting requests for /metrics costs: Endpoint runs a second time with
+// bench/endpoint-metrics-off.yaml (server.metrics: off) on the same fixture (a copy, on PGlite), and the public and token
+// scenarios run against both in the same interleaved rounds; `bun run bench --metrics` runs only that comparison.
 // `bun run bench --cli` instead times CLI commands (bench/cli.ts).
 // `bun run bench --soak 60` instead drives a mix for 60 s and reports RSS at 100k requests and at the end.
 // The default run ends with the login flood (about 15 s more): /healthz latency alone, then while 100 connections
 // send wrong passwords as fast as they are answered; `bun run bench --login-flood` runs only that.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sign as signHonoJwt } from "hono/jwt";
 import postgres from "postgres";
+import { parse as parseYaml } from "yaml";
 import { migrateToLatest } from "../db/migrate.ts";
 import { openDatabase } from "../db/open.ts";
 import { addMember, createGroup } from "../src/accounts/groups.ts";
@@ -31,6 +35,7 @@ const { values: options } = parseArgs({
     connections: { type: "string", default: "64" },
     cli: { type: "boolean" },
     "login-flood": { type: "boolean" },
+    metrics: { type: "boolean" },
   },
 });
 if (options.cli) {
@@ -124,7 +129,8 @@ interface Scenario {
   body?: string;
   headers: string[];
   expected: number;
-  target: "baseline" | "floor" | "hono" | "endpoint";
+  /** endpointOff: Endpoint with server.metrics: off (bench/endpoint-metrics-off.yaml). */
+  target: "baseline" | "floor" | "hono" | "endpoint" | "endpointOff";
   /** For an Endpoint scenario: the floor scenario it is measured against, and its share of the floor's req/s to reach. */
   budget?: { floor: string; share: number };
   /** A wrk script other than bench/wrk.lua, a connection count other than --connections, a timeout other than 2 s. */
@@ -228,7 +234,7 @@ function writeSection(title: string, body: string): void {
   const text = [
     "# Endpoint benchmark",
     "",
-    "Made by `bun run bench` (PGlite), `DATABASE_URL=… bun run bench` (PostgreSQL), `bun run bench --soak 60` and `bun run bench --login-flood` (also the end of every default run).",
+    "Made by `bun run bench` (PGlite), `DATABASE_URL=… bun run bench` (PostgreSQL), `bun run bench --soak 60`, `bun run bench --login-flood` and `bun run bench --metrics` (the last two are also part of every default run).",
     "Ratios compare with bare `Bun.serve` answering \"ok\", and with the floor (the same work written by hand on Bun.serve), in the same run.",
     "",
     ...ordered.flatMap(([name, content]) => [`## ${name}`, "", content, ""]),
@@ -236,33 +242,66 @@ function writeSection(title: string, body: string): void {
   writeFileSync(file, text);
 }
 
-async function main(): Promise<number> {
+/** The Endpoint scenarios that also run against Endpoint with server.metrics: off. */
+const METRICS_SCENARIOS = ["public JSON route", "token-guarded JSON route"];
+const METRICS_OFF_CONFIG = "bench/endpoint-metrics-off.yaml";
+const metricsOff = (name: string) => `${name} (metrics off)`;
+const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+
+/** bench/endpoint-metrics-off.yaml must be bench/endpoint.yaml with server.metrics: off, and nothing else changed. */
+function checkMetricsOffConfig(): void {
+  const read = (file: string) => parseYaml(readFileSync(join(ROOT, file), "utf8")) as { server?: { metrics?: string } };
+  const on = read("bench/endpoint.yaml");
+  const off = read(METRICS_OFF_CONFIG);
+  if (on.server?.metrics === "off") throw new Error("bench/endpoint.yaml has server.metrics: off; the benchmark measures Endpoint with metrics on");
+  if (off.server?.metrics !== "off") throw new Error(`${METRICS_OFF_CONFIG} must have server.metrics: off`);
+  delete on.server?.metrics;
+  delete off.server.metrics;
+  if (!Bun.deepEquals(on, off)) throw new Error(`${METRICS_OFF_CONFIG} differs from bench/endpoint.yaml in more than server.metrics: make it a copy with server.metrics: off`);
+}
+
+/** The default run, or with `onlyMetrics` (--metrics) just Endpoint's metrics on/off comparison. */
+async function main(onlyMetrics = false): Promise<number> {
   ensureWrk();
+  const compareMetrics = !options.soak;
+  if (compareMetrics) checkMetricsOffConfig();
   const work = mkdtempSync(join(tmpdir(), "endpoint-bench-"));
   const database = await prepareDatabase(work);
+  // An embedded (PGlite) database belongs to one process: the metrics-off server gets a copy of the fixture.
+  let offDatabaseUrl = database.url;
+  if (compareMetrics && database.url.startsWith("pglite:")) {
+    cpSync(join(work, "db"), join(work, "db-metrics-off"), { recursive: true });
+    offDatabaseUrl = `pglite:${join(work, "db-metrics-off")}`;
+  }
   const accessLog = join(work, "endpoint.log");
-  const endpoint = await startProcess(
-    ["bun", "cli/main.ts", "serve", "--config", "bench/endpoint.yaml", "--database-url", database.url, "--port", "0"],
-    { NODE_ENV: "production", ENDPOINT_SECRET: SECRET, DATABASE_URL: "" },
-    accessLog,
-  );
-  const baseline = await startProcess(["bun", "bench/baseline.ts", "0"], {});
-  const pid = endpoint.child.pid;
-  const cookie = await signIn(endpoint.url, "joe");
-  const references = {
-    BENCH_SERVICE_TOKEN: database.tokens.service,
-    BENCH_OUTSIDER_TOKEN: database.tokens.outsider,
-    BENCH_COOKIE: cookie,
-    BENCH_SECRET: SECRET,
-    BENCH_SERVICE_SUB: database.serviceSub,
+  const started: Started[] = [];
+  const start = async (command: string[], env: Record<string, string>, logFile?: string) => {
+    const server = await startProcess(command, env, logFile);
+    started.push(server);
+    return server;
   };
-  const floor = await startProcess(["bun", "bench/hand-written.tsx", "0", join(work, "floor.log")], references);
-  const hono = await startProcess(["bun", "bench/hono.ts", "0", join(work, "hono.log")], references);
+  const startEndpoint = (config: string, url: string, logFile: string) =>
+    start(["bun", "cli/main.ts", "serve", "--config", config, "--database-url", url, "--port", "0"], { NODE_ENV: "production", ENDPOINT_SECRET: SECRET, DATABASE_URL: "" }, logFile);
   try {
+    const endpoint = await startEndpoint("bench/endpoint.yaml", database.url, accessLog);
+    // Logging to a file of its own, as the metrics-on server does, so the two differ only in server.metrics.
+    const endpointOff = compareMetrics ? await startEndpoint(METRICS_OFF_CONFIG, offDatabaseUrl, join(work, "endpoint-metrics-off.log")) : undefined;
+    const baseline = onlyMetrics ? undefined : await start(["bun", "bench/baseline.ts", "0"], {});
+    const pid = endpoint.child.pid;
+    const cookie = await signIn(endpoint.url, "joe");
+    const references = {
+      BENCH_SERVICE_TOKEN: database.tokens.service,
+      BENCH_OUTSIDER_TOKEN: database.tokens.outsider,
+      BENCH_COOKIE: cookie,
+      BENCH_SECRET: SECRET,
+      BENCH_SERVICE_SUB: database.serviceSub,
+    };
+    const floor = onlyMetrics ? undefined : await start(["bun", "bench/hand-written.tsx", "0", join(work, "floor.log")], references);
+    const hono = onlyMetrics ? undefined : await start(["bun", "bench/hono.ts", "0", join(work, "hono.log")], references);
     const bearer = (token: string) => `Authorization: Bearer ${token}`;
     // Hono's jwt middleware accepts only `typ: JWT`, so its caller gets a plain HS256 JWT for the same user.
     const honoToken = await signHonoJwt({ sub: database.serviceSub, exp: Math.floor(Date.now() / 1000) + 86_400 }, SECRET, "HS256");
-    const scenarios: Scenario[] = [
+    const allScenarios: Scenario[] = [
       { name: "bare Bun.serve (baseline)", path: "/", headers: [], expected: 200, target: "baseline" },
       { name: "floor: public JSON", path: "/status", headers: [], expected: 200, target: "floor" },
       { name: "floor: token-guarded JSON", path: "/service/status", headers: [bearer(database.tokens.service)], expected: 200, target: "floor" },
@@ -305,11 +344,19 @@ async function main(): Promise<number> {
         budget: { floor: "floor: denied (403)", share: 0.85 },
       },
     ];
-    const servers = { baseline, floor, hono, endpoint };
-    const urlOf = (s: Scenario) => servers[s.target].url;
-    const pidOf = (s: Scenario) => servers[s.target].child.pid;
+    if (options.soak) return await soak(Number(options.soak), allScenarios.filter((s) => s.target === "endpoint"), endpoint.url, pid, database.backend);
+    // Each metrics scenario is followed by the same requests to the metrics-off server, so the two run back to back
+    // in every round; --metrics keeps only these pairs.
+    const withMetricsOff = allScenarios.flatMap((s) =>
+      compareMetrics && METRICS_SCENARIOS.includes(s.name) ? [s, { ...s, name: metricsOff(s.name), target: "endpointOff" as const, budget: undefined }] : [s],
+    );
+    const scenarios = onlyMetrics ? withMetricsOff.filter((s) => METRICS_SCENARIOS.includes(s.name) || s.target === "endpointOff") : withMetricsOff;
+    const servers: Partial<Record<Scenario["target"], Started>> = { baseline, floor, hono, endpoint, endpointOff };
+    const serverOf = (s: Scenario) => servers[s.target] ?? (() => { throw new Error(`no server for ${s.name}`); })();
+    const urlOf = (s: Scenario) => serverOf(s).url;
+    const pidOf = (s: Scenario) => serverOf(s).child.pid;
 
-    if (options.soak) return await soak(Number(options.soak), scenarios.filter((s) => s.target === "endpoint"), endpoint.url, pid, database.backend);
+    const loadBefore = loadAverage();
 
     console.error(`warming up (${scenarios.length} × 2 s)…`);
     for (const scenario of scenarios) await runWrk(urlOf(scenario), scenario, 2, pidOf(scenario));
@@ -318,17 +365,28 @@ async function main(): Promise<number> {
       for (const scenario of scenarios) {
         const run = await runWrk(urlOf(scenario), scenario, SECONDS, pidOf(scenario));
         runs.get(scenario.name)!.push(run);
-        console.error(`round ${round}/${ROUNDS}  ${scenario.name.padEnd(38)} ${Math.round(run.requestsPerSecond).toString().padStart(7)} req/s  p99 ${run.p99.toFixed(2)} ms`);
+        console.error(`round ${round}/${ROUNDS}  ${scenario.name.padEnd(52)} ${Math.round(run.requestsPerSecond).toString().padStart(7)} req/s  p99 ${run.p99.toFixed(2)} ms`);
       }
     }
+    const loadAfter = loadAverage();
+    const unexpectedIn = (scenario: Scenario) =>
+      runs.get(scenario.name)!.reduce((n, r) => n + r.errors + Object.entries(r.statuses).filter(([code]) => Number(code) !== scenario.expected).reduce((m, [, v]) => m + v, 0), 0);
+    const unexpectedTotal = scenarios.reduce((n, s) => n + unexpectedIn(s), 0);
+    if (compareMetrics) {
+      const report = metricsReport(runs, loadBefore, loadAfter, database.url.startsWith("pglite:"));
+      writeSection(`Metrics on/off: ${database.backend}`, report);
+      console.log(report);
+    }
+    if (onlyMetrics) {
+      if (unexpectedTotal > 0) console.error(`${unexpectedTotal} unexpected responses`);
+      return unexpectedTotal > 0 ? 1 : 0;
+    }
     const baselineRps = median(runs.get(scenarios[0]!.name)!.map((r) => r.requestsPerSecond));
-    let unexpectedTotal = 0;
     const rows = scenarios.map((scenario) => {
       const list = runs.get(scenario.name)!;
       const rps = list.map((r) => r.requestsPerSecond);
       const nonSuccess = list.reduce((n, r) => n + Object.entries(r.statuses).filter(([code]) => Number(code) >= 300).reduce((m, [, v]) => m + v, 0), 0);
-      const unexpected = list.reduce((n, r) => n + r.errors + Object.entries(r.statuses).filter(([code]) => Number(code) !== scenario.expected).reduce((m, [, v]) => m + v, 0), 0);
-      unexpectedTotal += unexpected;
+      const unexpected = unexpectedIn(scenario);
       const floorRuns = scenario.budget ? runs.get(scenario.budget.floor)! : undefined;
       const toFloor = floorRuns ? (median(rps) / median(floorRuns.map((r) => r.requestsPerSecond))).toFixed(2) : "";
       return `| ${scenario.name} | ${Math.round(median(rps)).toLocaleString("en")} (${Math.round(Math.min(...rps)).toLocaleString("en")}–${Math.round(Math.max(...rps)).toLocaleString("en")}) | ${(median(rps) / baselineRps).toFixed(2)} | ${toFloor} | ${median(list.map((r) => r.p50)).toFixed(2)} | ${median(list.map((r) => r.p99)).toFixed(2)} | ${nonSuccess} | ${unexpected} | ${mb(Math.max(...list.map((r) => r.peakRss)))} |`;
@@ -364,11 +422,66 @@ async function main(): Promise<number> {
     if (unexpectedTotal > 0) console.error(`${unexpectedTotal} unexpected responses`);
     return unexpectedTotal > 0 ? 1 : 0;
   } finally {
-    for (const server of [endpoint, baseline, floor, hono]) server.child.kill("SIGTERM");
-    await Promise.all([endpoint, baseline, floor, hono].map((server) => server.child.exited));
+    for (const server of started) server.child.kill("SIGTERM");
+    await Promise.all(started.map((server) => server.child.exited));
     await database.drop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * What counting requests for /metrics costs on the request path: each metrics scenario against Endpoint with
+ * server.metrics on and off, run back to back in every round. With the server's core saturated, 1e6 ÷ req/s is the
+ * server's time per request, so the cost per request is the difference of those. The per-round differences show the
+ * noise: the cost is called within noise unless every round's difference has the same sign and the req/s
+ * difference is larger than either side's run-to-run spread ((max − min) ÷ median).
+ */
+function metricsReport(runs: Map<string, Run[]>, loadBefore: string, loadAfter: string, embedded: boolean): string {
+  const signed = (value: number, digits: number) => `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(digits)}`;
+  const perRequest = (run: Run) => 1e6 / run.requestsPerSecond;
+  const spread = (values: number[]) => ((Math.max(...values) - Math.min(...values)) / median(values)) * 100;
+  const rows: string[] = [];
+  const lines: string[] = [];
+  for (const name of METRICS_SCENARIOS) {
+    const on = runs.get(name);
+    const off = runs.get(metricsOff(name));
+    if (!on || !off) continue;
+    const row = (label: string, list: Run[]) => {
+      const rps = list.map((r) => r.requestsPerSecond);
+      return `| ${name} | ${label} | ${Math.round(median(rps)).toLocaleString("en")} (${Math.round(Math.min(...rps)).toLocaleString("en")}–${Math.round(Math.max(...rps)).toLocaleString("en")}) | ${spread(rps).toFixed(1)} % | ${median(list.map(perRequest)).toFixed(2)} | ${median(list.map((r) => r.p50)).toFixed(2)} | ${median(list.map((r) => r.p99)).toFixed(2)} |`;
+    };
+    rows.push(row("on", on), row("off", off));
+    const rpsOn = median(on.map((r) => r.requestsPerSecond));
+    const rpsOff = median(off.map((r) => r.requestsPerSecond));
+    const cost = 1e6 / rpsOn - 1e6 / rpsOff;
+    const share = ((rpsOff - rpsOn) / rpsOff) * 100;
+    const paired = on.map((run, i) => perRequest(run) - perRequest(off[i]!));
+    const sameSign = paired.every((d) => d > 0) || paired.every((d) => d < 0);
+    const noise = Math.max(spread(on.map((r) => r.requestsPerSecond)), spread(off.map((r) => r.requestsPerSecond)));
+    const within = !sameSign || Math.abs(share) <= noise;
+    const p50 = (median(on.map((r) => r.p50)) - median(off.map((r) => r.p50))) * 1000;
+    const p99 = (median(on.map((r) => r.p99)) - median(off.map((r) => r.p99))) * 1000;
+    lines.push(
+      `- ${name}: metrics on ${signed(cost, 2)} µs per request (${Math.abs(share).toFixed(1)} % ${share >= 0 ? "fewer" : "more"} req/s), p50 ${signed(p50, 0)} µs, p99 ${signed(p99, 0)} µs; ` +
+        `per round ${paired.map((d) => signed(d, 2)).join(", ")} µs; ${within ? `within noise (req/s spread up to ${noise.toFixed(1)} %)` : `larger than the noise (req/s spread up to ${noise.toFixed(1)} %)`}`,
+    );
+  }
+  return [
+    `Run on ${new Date().toISOString().slice(0, 10)}: ${describeMachine()}.`,
+    `Server ${twoCores ? "pinned to core 0, wrk to core 1" : "and wrk sharing one core"}; wrk -t1 -c${CONNECTIONS}; ${ROUNDS} interleaved rounds of ${SECONDS} s after a 2 s warm-up per scenario, metrics on and off back to back in each round. ` +
+      `Two Endpoint processes in production mode with request logging on, one with bench/endpoint.yaml (server.metrics on, the default) and one with bench/endpoint-metrics-off.yaml (server.metrics: off, otherwise the same), ${embedded ? "each on its own copy of the fixture database" : "sharing the fixture database"}. ` +
+      `Load average (1, 5, 15 min) ${loadBefore} before the rounds, ${loadAfter} after.`,
+    "",
+    "| scenario | metrics | req/s median (min–max) | req/s spread | µs per request (1e6 ÷ req/s) | p50 ms | p99 ms |",
+    "|---|---|---|---|---|---|---|",
+    ...rows,
+    "",
+    "What metrics on costs (on minus off; µs per request from the medians, then each round's pair):",
+    "",
+    ...lines,
+    "",
+    "Within noise means the rounds disagree on the sign, or the req/s difference is no larger than the run-to-run spread of either side.",
+  ].join("\n");
 }
 
 /** Drive the scenarios in 1-second turns for `seconds`; report RSS once 100k requests are done, and at the end. */
@@ -488,5 +601,6 @@ async function loginFlood(): Promise<number> {
 }
 
 if (options["login-flood"]) process.exit(await loginFlood());
+if (options.metrics) process.exit(await main(true));
 const status = await main();
 process.exit(options.soak ? status : Math.max(status, await loginFlood()));
