@@ -319,6 +319,14 @@ async function main(onlyMetrics = false): Promise<number> {
         budget: { floor: "floor: token-guarded JSON", share: 0.85 },
       },
       {
+        // The limiter's cost on the request path: a batch of permits per window, then counting in memory.
+        name: "token-guarded JSON route, rate-limited",
+        path: "/service/limited",
+        headers: [bearer(database.tokens.service)],
+        expected: 200,
+        target: "endpoint",
+      },
+      {
         name: "session-guarded HTML page",
         path: "/dashboard",
         headers: [`Cookie: ${cookie}`],

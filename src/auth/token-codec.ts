@@ -31,7 +31,14 @@ export class TokenCodec {
   readonly #current: JwtTools;
   readonly #byKeyId = new Map<string, JwtTools>();
 
-  constructor(secrets: SigningSecrets) {
+  /**
+   * `clock` tells the time expiries are judged by: the database's (the auth cache's DatabaseClock) in a server, so an
+   * instance whose clock runs minutes fast does not refuse a token that still runs by the clock that issued it.
+   */
+  constructor(
+    secrets: SigningSecrets,
+    private readonly clock: { now(): number } = Date,
+  ) {
     const tools = (secret: string, kid?: string) => jwt({ name: "jwt", secret, alg: "HS256", typ: TOKEN_TYPE, kid }).decorator.jwt;
     const signingKeyId = keyId(secrets.signing);
     this.#signer = tools(secrets.signing, signingKeyId);
@@ -69,6 +76,7 @@ export class TokenCodec {
       typ: TOKEN_TYPE,
       requiredClaims: ["exp", "iat", "jti", "sub"],
       clockTolerance: 5,
+      currentDate: new Date(this.clock.now()),
     });
     if (!payload) return null;
     const { jti, sub, exp } = payload as { jti?: unknown; sub?: unknown; exp?: unknown };

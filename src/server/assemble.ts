@@ -59,10 +59,11 @@ export async function assembleEndpoint(options: AssembleOptions): Promise<Endpoi
   const secrets = resolveSecrets(config, { env: options.env, mode: options.mode });
   // Audited changes, lock-outs and sudo confirmations are logged as security events while this Endpoint runs.
   const detachSecurityLog = attachSecurityLog(log);
-  const codec = new TokenCodec(secrets);
   const mfaKeys = deriveMfaKeys(secrets.verifying);
   const cache = new AuthCache(database.db);
   await cache.follow(database, log);
+  // Tokens' `exp` is judged by the database's clock too, like every other expiry.
+  const codec = new TokenCodec(secrets, cache.clock);
   const activity = new ActivityRecorder(database.db, log);
   activity.start();
   const gate = new PasswordGate();

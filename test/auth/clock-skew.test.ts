@@ -8,6 +8,7 @@ import { actorFor } from "../../src/auth/actor.ts";
 import { AuthCache } from "../../src/auth/auth-cache.ts";
 import { CredentialAuthenticator } from "../../src/auth/authenticate.ts";
 import { createSession } from "../../src/auth/sessions.ts";
+import { TokenCodec } from "../../src/auth/token-codec.ts";
 import { testBackends } from "../support/backends.ts";
 import { type TestEndpoint, startTestEndpoint } from "../support/endpoint.ts";
 
@@ -35,11 +36,13 @@ for (const backend of testBackends()) {
     async function skewedInstance(skewMs: number) {
       const cache = new AuthCache(server.database.db, { localClock: () => Date.now() + skewMs });
       await cache.clock.measure();
-      const authenticator = new CredentialAuthenticator(server.config, cache, server.endpoint.codec, new ActivityRecorder(server.database.db, server.log));
+      // As assembleEndpoint does: the codec judges `exp` by the cache's database clock.
+      const codec = new TokenCodec(server.endpoint.secrets, cache.clock);
+      const authenticator = new CredentialAuthenticator(server.config, cache, codec, new ActivityRecorder(server.database.db, server.log));
       const bySession = (cookieValue: string) =>
         authenticator.authenticate(new Request(`${server.origin}/x`, { headers: { cookie: `${server.config.auth.cookieName}=${cookieValue}` } }), ["session"]);
       const byToken = (token: string) => authenticator.authenticate(new Request(`${server.origin}/x`, { headers: { authorization: `Bearer ${token}` } }), ["token"]);
-      return { cache, bySession, byToken };
+      return { cache, bySession, byToken, codec };
     }
 
     /** A session whose database timestamps are set relative to the database's now(). */
@@ -77,9 +80,13 @@ for (const backend of testBackends()) {
       });
 
       test(`an instance ${skew.name}: a token that ends soon by database time is accepted, one whose record has ended is refused`, async () => {
-        const { byToken } = await skewedInstance(skew.ms);
+        const { byToken, codec } = await skewedInstance(skew.ms);
         const endsSoon = await server.tokenFor("joe", { expiresInSeconds: MARGIN_SECONDS });
         expect((await byToken(endsSoon.token)).principal?.username).toBe("joe");
+        // The signed `exp` too: judged by the instance's own clock, a fast instance would refuse it.
+        expect((await codec.verify(endsSoon.token))?.id).toBe(endsSoon.id);
+        const byOwnClock = await new TokenCodec(server.endpoint.secrets, { now: () => Date.now() + skew.ms }).verify(endsSoon.token);
+        expect(byOwnClock === null).toBe(skew.ms > MARGIN_SECONDS * 1000);
         // The record ended a little while ago while the signed token still runs: the record decides.
         const ended = await server.tokenFor("joe", { expiresInSeconds: 3600 });
         await server.database.db.updateTable("api_tokens").set({ expires_at: sql<Date>`now() - make_interval(secs => ${MARGIN_SECONDS})` }).where("id", "=", ended.id).execute();
