@@ -91,8 +91,11 @@ function guarded(
   // Only requests the guard lets through are counted: a refused one never reaches what the limit protects.
   if (entry.rateLimits.length) {
     const outcome = services.limiter.take(entry.name, entry.rateLimits, auth.principal, services.clientAddress(request));
-    const proceed = (limited: RateLimitOutcome) => withinLimit(entry, services, request, params, facts, asHtml, auth, limited);
-    return outcome instanceof Promise ? outcome.then(proceed, (error) => renderFailure(error, services.log, facts, asHtml)) : proceed(outcome);
+    if (!(outcome instanceof Promise)) return withinLimit(entry, services, request, params, facts, asHtml, auth, outcome);
+    return outcome.then(
+      (limited) => withinLimit(entry, services, request, params, facts, asHtml, auth, limited),
+      (error) => renderFailure(error, services.log, facts, asHtml),
+    );
   }
   return admitted(entry, services, request, params, facts, asHtml, auth);
 }
@@ -108,17 +111,13 @@ function withinLimit(
   auth: AuthResult,
   outcome: RateLimitOutcome,
 ): Response | Promise<Response> {
-  const addHeaders = (response: Response) => {
-    response.headers.set("RateLimit-Policy", outcome.policyHeader);
-    response.headers.set("RateLimit", outcome.stateHeader);
-    return response;
-  };
   const refused = outcome.refusedBy;
   if (refused) {
     facts.rateLimitedBy = refused.name;
     services.endpoint.metrics.rateLimited(entry.name, refused.name);
     const wait = outcome.retryAfterSeconds;
-    return addHeaders(
+    return withRateLimitHeaders(
+      outcome,
       problemResponse(
         {
           status: 429,
@@ -133,7 +132,13 @@ function withinLimit(
     );
   }
   const answered = admitted(entry, services, request, params, facts, asHtml, auth);
-  return answered instanceof Promise ? answered.then(addHeaders) : addHeaders(answered);
+  return answered instanceof Promise ? answered.then((response) => withRateLimitHeaders(outcome, response)) : withRateLimitHeaders(outcome, answered);
+}
+
+function withRateLimitHeaders(outcome: RateLimitOutcome, response: Response): Response {
+  response.headers.set("RateLimit-Policy", outcome.policyHeader);
+  response.headers.set("RateLimit", outcome.stateHeader);
+  return response;
 }
 
 /** A wait as a person reads it, rounded up: "40 seconds", "3 minutes", "5 hours", "6 days". */

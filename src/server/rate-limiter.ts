@@ -38,8 +38,9 @@ export interface LimiterClock {
 }
 
 interface Bucket {
-  /** route, policy and who, as one string (the map's key). */
-  readonly key: string;
+  readonly routeName: string;
+  /** What the policy counts apart (bucketKeyOf): the key in its map. */
+  readonly who: string;
   policy: RateLimitPolicy;
   /** The ledger's key: SHA-256 of key and window length; made on first use. */
   ledgerKey?: string;
@@ -101,7 +102,8 @@ export function addressKey(address: string | undefined): string {
 }
 
 export class RateLimiter {
-  readonly #buckets = new Map<string, Bucket>();
+  /** route name → policy name → who → bucket: three lookups and no key built per request. */
+  readonly #buckets = new Map<string, Map<string, Map<string, Bucket>>>();
   readonly #policyHeaders = new WeakMap<readonly RateLimitPolicy[], string>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastDeleted = 0;
@@ -115,13 +117,18 @@ export class RateLimiter {
 
   /** Count one request of `route` against each of its limits; admitted only when it fits all of them. */
   take(routeName: string, policies: readonly RateLimitPolicy[], principal: Principal | null, address: string | undefined): RateLimitOutcome | Promise<RateLimitOutcome> {
-    const buckets = policies.map((policy) => this.#bucket(`${routeName}\n${policy.name}\n${bucketKeyOf(policy.per, principal, address)}`, policy));
+    let byPolicy = this.#buckets.get(routeName);
+    if (!byPolicy) this.#buckets.set(routeName, (byPolicy = new Map()));
+    const buckets: Bucket[] = [];
+    for (const policy of policies) buckets.push(this.#bucket(byPolicy, routeName, policy, bucketKeyOf(policy.per, principal, address)));
     return this.#attempt(policies, buckets);
   }
 
   /** Buckets held in memory (those of the last few seconds' callers). */
   get bucketCount(): number {
-    return this.#buckets.size;
+    let count = 0;
+    for (const byPolicy of this.#buckets.values()) for (const byWho of byPolicy.values()) count += byWho.size;
+    return count;
   }
 
   /** Hand back unused permits every second, and forget ended windows. */
@@ -142,21 +149,23 @@ export class RateLimiter {
     const localNow = this.clock.localNow();
     const databaseNow = this.clock.now();
     const returns: Promise<void>[] = [];
-    for (const [key, bucket] of this.#buckets) {
-      if (databaseNow >= bucket.windowEnd && !bucket.inFlight) {
-        this.#buckets.delete(key);
-        continue;
-      }
-      if (bucket.alone || bucket.inFlight) continue;
-      const idleMs = localNow - bucket.lastUsedAt;
-      if (bucket.allowance > 0 && (all || idleMs >= IDLE_RETURN_MS)) {
-        const count = bucket.allowance;
-        bucket.allowance = 0;
-        bucket.granted -= count;
-        returns.push(returnPermits(this.db, this.#ledgerKey(bucket), new Date(bucket.windowStart), count).catch(() => {}));
-      }
-      if (bucket.allowance === 0 && bucket.waiting === 0 && idleMs >= IDLE_FORGET_MS) this.#buckets.delete(key);
-    }
+    for (const byPolicy of this.#buckets.values())
+      for (const byWho of byPolicy.values())
+        for (const [who, bucket] of byWho) {
+          if (databaseNow >= bucket.windowEnd && !bucket.inFlight) {
+            byWho.delete(who);
+            continue;
+          }
+          if (bucket.alone || bucket.inFlight) continue;
+          const idleMs = localNow - bucket.lastUsedAt;
+          if (bucket.allowance > 0 && (all || idleMs >= IDLE_RETURN_MS)) {
+            const count = bucket.allowance;
+            bucket.allowance = 0;
+            bucket.granted -= count;
+            returns.push(returnPermits(this.db, this.#ledgerKey(bucket), new Date(bucket.windowStart), count).catch(() => {}));
+          }
+          if (bucket.allowance === 0 && bucket.waiting === 0 && idleMs >= IDLE_FORGET_MS) byWho.delete(who);
+        }
     if (localNow - this.#lastDeleted >= DELETE_ENDED_EVERY_MS) {
       this.#lastDeleted = localNow;
       returns.push(deleteEndedWindows(this.db).then(() => {}, () => {}));
@@ -212,11 +221,13 @@ export class RateLimiter {
     };
   }
 
-  #bucket(key: string, policy: RateLimitPolicy): Bucket {
-    let bucket = this.#buckets.get(key);
+  #bucket(byPolicy: Map<string, Map<string, Bucket>>, routeName: string, policy: RateLimitPolicy, who: string): Bucket {
+    let byWho = byPolicy.get(policy.name);
+    if (!byWho) byPolicy.set(policy.name, (byWho = new Map()));
+    let bucket = byWho.get(who);
     if (!bucket) {
-      bucket = { key, policy, windowStart: 0, windowEnd: 0, allowance: 0, granted: 0, used: 0, lastGot: 0, waiting: 0, recheckAt: 0, alone: false, lastUsedAt: this.clock.localNow(), inFlight: null };
-      this.#buckets.set(key, bucket);
+      bucket = { routeName, who, policy, windowStart: 0, windowEnd: 0, allowance: 0, granted: 0, used: 0, lastGot: 0, waiting: 0, recheckAt: 0, alone: false, lastUsedAt: this.clock.localNow(), inFlight: null };
+      byWho.set(who, bucket);
     }
     bucket.policy = policy; // a reload may have changed the limit
     return bucket;
@@ -265,7 +276,7 @@ export class RateLimiter {
   }
 
   #ledgerKey(bucket: Bucket): string {
-    return (bucket.ledgerKey ??= new Bun.CryptoHasher("sha256").update(`${bucket.key}\n${bucket.policy.windowSeconds}`).digest("hex"));
+    return (bucket.ledgerKey ??= new Bun.CryptoHasher("sha256").update(`${bucket.routeName}\n${bucket.policy.name}\n${bucket.who}\n${bucket.policy.windowSeconds}`).digest("hex"));
   }
 
   #warnAlone(error: unknown): void {

@@ -136,5 +136,31 @@ describe.skipIf(!postgresBackend)("two instances on one PostgreSQL", () => {
     expect((await attempt(b.url)).status).toBe(429);
     expect((await cli("unlock-user", "--username", "ci")).stdout.trim()).toBe("user 'ci' unlocked");
   });
+
+  test("a token's rate limit is one limit across both processes: exactly 600 a minute on the webhook, then 429", async () => {
+    const token = (await cli("token", "create", "--username", "ci", "--name", "limited")).stdout.trim();
+    const call = (base: string) =>
+      viaProxy(`${base}/hooks/events`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ kind: "limited" }) });
+    // endpoint.yaml: 600 a minute per token, windows starting each minute. Start early in a window, so all of the
+    // requests below fall in one.
+    const first = await call(a.url);
+    expect(first.status).toBe(201);
+    const secondsLeft = Number(/;t=(\d+)$/.exec(first.headers.get("ratelimit")!)![1]);
+    if (secondsLeft < 15) {
+      await Bun.sleep(secondsLeft * 1000 + 200);
+      expect((await call(a.url)).status).toBe(201);
+    }
+    // 699 more, 20 at a time, alternating between the two processes.
+    const statuses: number[] = [];
+    for (let sent = 0; sent < 699; sent += 21)
+      statuses.push(...(await Promise.all(Array.from({ length: Math.min(21, 699 - sent) }, (_, i) => call(i % 2 ? a.url : b.url).then((r) => r.status)))));
+    const answered = statuses.filter((status) => status === 201).length + 1;
+    expect(statuses.filter((status) => status !== 201 && status !== 429)).toEqual([]);
+    expect(answered).toBe(600);
+    const refused = await call(b.url);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(refused.headers.get("ratelimit-policy")).toBe('"token-60s";q=600;w=60');
+  }, 120_000);
 });
 
