@@ -49,7 +49,7 @@ const commands: Record<string, CommandDef<any>> = {
   ),
   "remove-user": lazy("remove-user", "Remove a user with their memberships, sessions and tokens", () => import("./commands/users.ts").then((m) => m.removeUserCommand)),
   "list-users": lazy("list-users", "List users with their groups", () => import("./commands/users.ts").then((m) => m.listUsersCommand)),
-  "disable-user": lazy("disable-user", "Disable a user: their sessions end and their tokens are refused until enabled again", () =>
+  "disable-user": lazy("disable-user", "Disable a user: their sessions and unused reset links end and their tokens are refused until enabled again", () =>
     import("./commands/users.ts").then((m) => m.disableUserCommand),
   ),
   "enable-user": lazy("enable-user", "Enable a disabled user again", () => import("./commands/users.ts").then((m) => m.enableUserCommand)),

@@ -31,8 +31,8 @@ export interface ResetLink {
 }
 
 /**
- * Make a link for `username` (404 when there is none) that works once within `expiresInSeconds`. Earlier links
- * of that user keep working until one of them is used, which ends them all.
+ * Make a link for `username` (404 when there is none, 409 while the user is disabled) that works once within
+ * `expiresInSeconds`. Earlier links of that user keep working until one of them is used, which ends them all.
  */
 export async function createResetLink(
   db: Kysely<Database>,
@@ -45,6 +45,7 @@ export async function createResetLink(
   const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
   return db.transaction().execute(async (trx) => {
     const user = await requireUser(trx, username);
+    if (user.disabled) throw new EndpointError("user_disabled", 409, `user '${user.username}' is disabled; enable them before sending a reset link`);
     const row = await trx
       .insertInto("password_resets")
       .values({
@@ -60,7 +61,7 @@ export async function createResetLink(
   });
 }
 
-export type ResetLinkState = { state: "valid"; username: string } | { state: "used" | "expired" | "unknown" };
+export type ResetLinkState = { state: "valid"; username: string } | { state: "used" | "expired" | "unknown" | "disabled" };
 
 /** What a token opens, without using it: the username while valid, else why not. Uses the database's clock. */
 export async function inspectResetLink(db: Kysely<Database>, token: string | null | undefined): Promise<ResetLinkState> {
@@ -68,21 +69,24 @@ export async function inspectResetLink(db: Kysely<Database>, token: string | nul
   const row = await db
     .selectFrom("password_resets")
     .innerJoin("users", "users.id", "password_resets.user_id")
-    .select(["users.username", "password_resets.used_at", sql<boolean>`password_resets.expires_at <= now()`.as("expired")])
+    .select(["users.username", "users.disabled", "password_resets.used_at", sql<boolean>`password_resets.expires_at <= now()`.as("expired")])
     .where("token_hash", "=", hashResetToken(token))
     .executeTakeFirst();
   if (!row) return { state: "unknown" };
   if (row.used_at) return { state: "used" };
   if (row.expired) return { state: "expired" };
+  if (row.disabled) return { state: "disabled" };
   return { state: "valid", username: row.username };
 }
 
-export const resetLinkRefused = (state: "used" | "expired" | "unknown") =>
+export const resetLinkRefused = (state: Exclude<ResetLinkState["state"], "valid">) =>
   state === "used"
     ? new EndpointError("reset_link_used", 410, "this reset link has already been used")
     : state === "expired"
       ? new EndpointError("reset_link_expired", 410, "this reset link has expired")
-      : new EndpointError("reset_link_unknown", 404, "this reset link is not valid");
+      : state === "disabled"
+        ? new EndpointError("account_disabled", 403, "this account is disabled; ask an administrator")
+        : new EndpointError("reset_link_unknown", 404, "this reset link is not valid");
 
 /**
  * Set a new password with a link's token: the password must obey the policy (422, the link still unused), the
@@ -102,6 +106,8 @@ export async function useResetLink(db: Kysely<Database>, actor: Omit<Actor, "nam
       .where("token_hash", "=", tokenHash)
       .where("used_at", "is", null)
       .where("expires_at", ">", sql<Date>`now()`)
+      // Disabled meanwhile: the link stays unused (and disabling ends it anyway).
+      .where("user_id", "not in", trx.selectFrom("users").select("id").where("disabled", "=", true))
       .returning("user_id")
       .executeTakeFirst();
     if (!claimed) return null;

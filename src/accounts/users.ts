@@ -127,8 +127,9 @@ export async function setEmail(db: Kysely<Database>, actor: Actor, username: str
 }
 
 /**
- * Disable or enable a user. Disabling ends their sessions (their tokens are refused while disabled), needs a
- * recent password, and is refused for the last active administrator. Returns whether the user's state changed.
+ * Disable or enable a user. Disabling ends their sessions and their unused password-reset links (their tokens are
+ * refused while disabled), needs a recent password, and is refused for the last active administrator. Returns
+ * whether the user's state changed.
  */
 export async function setDisabled(db: Kysely<Database>, rules: AccountRules, actor: Actor, username: string, disabled: boolean): Promise<boolean> {
   if (disabled) requireRecentAuthentication(actor, "disable a user");
@@ -143,7 +144,12 @@ export async function setDisabled(db: Kysely<Database>, rules: AccountRules, act
       .where("id", "=", user.id)
       .where("disabled", "!=", disabled)
       .executeTakeFirst();
-    if (disabled) await trx.deleteFrom("sessions").where("user_id", "=", user.id).execute();
+    if (disabled) {
+      await trx.deleteFrom("sessions").where("user_id", "=", user.id).execute();
+      // An account is often disabled because it is suspected taken: a link sent before must not set a password
+      // that is waiting there when the account is enabled again.
+      await trx.deleteFrom("password_resets").where("user_id", "=", user.id).where("used_at", "is", null).execute();
+    }
     if (updated.numUpdatedRows === 0n) return false;
     await recordAudit(trx, actor, disabled ? "user.disable" : "user.enable", user.username);
     return true;

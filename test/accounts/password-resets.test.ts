@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type DatabaseHandle, openDatabase } from "../../db/open.ts";
 import { createResetLink, hashResetToken, inspectResetLink, useResetLink } from "../../src/accounts/password-resets.ts";
-import { createUser } from "../../src/accounts/users.ts";
+import { accountRules } from "../../src/accounts/rules.ts";
+import { createUser, setDisabled } from "../../src/accounts/users.ts";
 import { EndpointError } from "../../src/errors.ts";
 import { type FreshDatabase, testBackends } from "../support/backends.ts";
 import { PASSWORD } from "../support/endpoint.ts";
@@ -63,6 +64,24 @@ for (const backend of testBackends()) {
       expect(await useResetLink(handle.db, visitor, first.token, "the first link loses").catch(codeOf)).toBe("410 reset_link_used");
       expect(await useResetLink(handle.db, visitor, "x".repeat(43), "no such link at all").catch(codeOf)).toBe("404 reset_link_unknown");
       expect(await inspectResetLink(handle.db, null)).toEqual({ state: "unknown" });
+    });
+
+    test("a disabled account: disabling ends its unused links, no new one is made, and none sets its password", async () => {
+      await createUser(handle.db, admin, { username: "mallory-target", password: PASSWORD });
+      const before = await createResetLink(handle.db, admin, "mallory-target", { publicUrl: PUBLIC_URL });
+      expect(await setDisabled(handle.db, accountRules(), admin, "mallory-target", true)).toBe(true);
+      // A link sent before the account was disabled (perhaps to whoever took it) no longer exists.
+      expect(await inspectResetLink(handle.db, before.token)).toEqual({ state: "unknown" });
+      expect(await useResetLink(handle.db, visitor, before.token, "a password waiting here").catch(codeOf)).toBe("404 reset_link_unknown");
+      expect(await createResetLink(handle.db, admin, "mallory-target", { publicUrl: PUBLIC_URL }).catch(codeOf)).toBe("409 user_disabled");
+      // Enabled again, then disabled once more while a new link is out: that link is ended too.
+      await setDisabled(handle.db, accountRules(), admin, "mallory-target", false);
+      const after = await createResetLink(handle.db, admin, "mallory-target", { publicUrl: PUBLIC_URL });
+      await handle.db.updateTable("users").set({ disabled: true }).where("username", "=", "mallory-target").execute(); // as if disabled mid-use
+      expect(await inspectResetLink(handle.db, after.token)).toEqual({ state: "disabled" });
+      expect(await useResetLink(handle.db, visitor, after.token, "a password waiting here").catch(codeOf)).toBe("403 account_disabled");
+      const hash = (await handle.db.selectFrom("users").select("password_hash").where("username", "=", "mallory-target").executeTakeFirstOrThrow()).password_hash;
+      expect(await Bun.password.verify(PASSWORD, hash)).toBe(true);
     });
   });
 }

@@ -18,6 +18,8 @@ for (const backend of testBackends()) {
     let link = "";
     let cliOutput = { stdout: "", stderr: "" };
     let unknownUser = { stdout: "", stderr: "", exitCode: 0 };
+    let disabledUser = { stdout: "", stderr: "", exitCode: 0 };
+    let disabledLink = "";
     const cli = (args: string[], stdin?: string) => runCli([...args, "--database-url", fresh.url], { stdin });
 
     /** GET the form (taking its login-CSRF cookie and field), then POST it. */
@@ -46,10 +48,24 @@ for (const backend of testBackends()) {
       expect(made.exitCode).toBe(0);
       link = made.stdout.trim();
       unknownUser = await cli(["reset-link", "--username", "nobody"]);
+      // A link sent to an account that is then disabled: the CLI ends it, and makes no new one.
+      expect((await cli(["add-user", "--username", "dora", "--password-stdin"], `${PASSWORD}\n`)).exitCode).toBe(0);
+      disabledLink = (await cli(["reset-link", "--username", "dora"])).stdout.trim();
+      expect((await cli(["disable-user", "--username", "dora"])).exitCode).toBe(0);
+      disabledUser = await cli(["reset-link", "--username", "dora"]);
       const existing: TestBackend = { name: backend.name, create: async () => fresh };
       server = await startTestEndpoint(existing);
     });
     afterAll(() => server.close());
+
+    test("a disabled account: the CLI refuses a new link, and the one sent before it was disabled is not valid any more", async () => {
+      expect(disabledUser.exitCode).toBe(1);
+      expect(disabledUser.stdout).toBe("");
+      expect(disabledUser.stderr.trim()).toBe("error: user 'dora' is disabled; enable them before sending a reset link");
+      const page = await server.request(pathOf(disabledLink), { headers: { accept: "text/html" } });
+      expect(page.status).toBe(404);
+      expect(await page.text()).toContain("This password-reset link is not valid");
+    });
 
     test("the CLI prints the link once on stdout, at server.public_url, holding 256 random bits", () => {
       expect(cliOutput.stdout.split("\n").filter(Boolean)).toHaveLength(1);
@@ -159,7 +175,7 @@ for (const backend of testBackends()) {
       const reopened = await server.request(pathOf(link), { headers: { accept: "text/html" } });
       expect(reopened.status).toBe(410);
 
-      const audit = await server.database.db.selectFrom("audit_log").select(["actor", "source", "action", "target"]).where("action", "like", "user.reset_link%").orderBy("id").execute();
+      const audit = await server.database.db.selectFrom("audit_log").select(["actor", "source", "action", "target"]).where("action", "like", "user.reset_link%").where("target", "=", "joe").orderBy("id").execute();
       expect(audit.map((a) => [a.action, a.target, a.source])).toEqual([
         ["user.reset_link.create", "joe", "cli"],
         ["user.reset_link.create", "joe", "cli"],

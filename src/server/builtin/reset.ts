@@ -35,7 +35,9 @@ export function resetRoutes(config: Config): Route[] {
         ? "This password-reset link has already been used. Each link works only once."
         : error.code === "reset_link_expired"
           ? "This password-reset link has expired."
-          : "This password-reset link is not valid. Check that you copied all of it.";
+          : error.code === "account_disabled"
+            ? "This account is disabled, so its password cannot be reset. Ask an administrator."
+            : "This password-reset link is not valid. Check that you copied all of it.";
     return html(ResetRefusedPage({ reason }), error.status, PRIVATE);
   };
 
@@ -94,7 +96,7 @@ export function resetRoutes(config: Config): Route[] {
             log.info("password_reset", { username, client: clientAddress ?? null });
           } catch (error) {
             if (error instanceof EndpointError && error.status === 422) return form(token, link.username, session, 422, error.message);
-            if (error instanceof EndpointError && (error.status === 404 || error.status === 410)) return refused(error);
+            if (error instanceof EndpointError && (error.status === 404 || error.status === 410 || error.code === "account_disabled")) return refused(error);
             throw error;
           }
           return html(ResetDonePage(), 200, PRIVATE);
