@@ -138,6 +138,8 @@ export async function verifySecondFactor(db: Kysely<Database>, keys: MfaKeys, us
  * as stored and whether there was anything to remove.
  */
 export async function resetMfa(db: Kysely<Database>, actor: Actor, username: string): Promise<{ username: string; enrolled: boolean }> {
+  // Taking a second factor away leaves the password alone between an attacker and the account.
+  requireRecentAuthentication(actor, "reset two-step sign-in");
   return db.transaction().execute(async (trx) => {
     const user = await requireUser(trx, username);
     const removed = await trx.deleteFrom("mfa_secrets").where("user_id", "=", user.id).returning("confirmed_at").executeTakeFirst();

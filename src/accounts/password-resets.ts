@@ -4,6 +4,7 @@
 import { type Kysely, sql } from "kysely";
 import type { Database } from "../../db/schema.ts";
 import { EndpointError } from "../errors.ts";
+import { requireRecentAuthentication } from "./sudo.ts";
 import { type Actor, recordAudit } from "./audit.ts";
 import { checkPasswordPolicy, hashPassword } from "./passwords.ts";
 import { replacePassword, requireUser } from "./users.ts";
@@ -40,6 +41,8 @@ export async function createResetLink(
   username: string,
   { publicUrl, expiresInSeconds = DEFAULT_RESET_EXPIRY_SECONDS }: { publicUrl: string; expiresInSeconds?: number },
 ): Promise<ResetLink> {
+  // Whoever holds the link sets the password: as sensitive as setting it, so a stale session confirms its own first.
+  requireRecentAuthentication(actor, "make a password-reset link");
   if (!Number.isInteger(expiresInSeconds) || expiresInSeconds <= 0 || expiresInSeconds > MAX_RESET_EXPIRY_SECONDS)
     throw new EndpointError("bad_expiry", 422, `a reset link lasts between 1 second and ${MAX_RESET_EXPIRY_SECONDS / 86400} days`);
   const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");

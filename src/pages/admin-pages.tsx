@@ -4,6 +4,7 @@
 import { escapeHtml } from "@kitajs/html";
 import type { AuditPage } from "../accounts/audit.ts";
 import type { GroupSummary } from "../accounts/groups.ts";
+import type { MfaStatus } from "../accounts/mfa.ts";
 import type { UserSummary } from "../accounts/users.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { TokenSummary } from "../accounts/tokens.ts";
@@ -97,7 +98,7 @@ export function UsersPage(props: AdminFrame & { users: UserSummary[]; total: num
   );
 }
 
-export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenSummary[]; newToken?: string; resetLink?: string }): JSX.Element {
+export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenSummary[]; mfa: MfaStatus; newToken?: string; resetLink?: string }): JSX.Element {
   const { user, tokens } = props;
   const base = `/admin/users/${encodeURIComponent(user.username)}`;
   return (
@@ -140,6 +141,22 @@ export function UserPage(props: AdminFrame & { user: UserSummary; tokens: TokenS
         <Csrf token={props.csrfToken} />
         <button type="submit">Make a reset link</button>
       </form>
+      <h2>Two-step sign-in</h2>
+      <p>
+        {escapeHtml(
+          props.mfa.enrolled
+            ? `On, with ${props.mfa.recoveryCodesLeft} unused recovery code${props.mfa.recoveryCodesLeft === 1 ? "" : "s"}. Reset it when the user has lost their authenticator: they then sign in with their password alone until they set it up again.`
+            : "Off.",
+        )}
+      </p>
+      {props.mfa.enrolled ? (
+        <form method="post" action={`${base}/mfa-reset`} class="inline">
+          <Csrf token={props.csrfToken} />
+          <button type="submit">Reset two-step sign-in</button>
+        </form>
+      ) : (
+        ""
+      )}
       <h2>E-mail address</h2>
       <form class="stack" method="post" action={`${base}/email`}>
         <Csrf token={props.csrfToken} />

@@ -132,5 +132,34 @@ for (const backend of testBackends()) {
       expect(text).toContain("<td>root</td>");
       expect(text.indexOf("token.create")).toBeLessThan(text.indexOf("user.create"));
     });
+
+    test("two-step sign-in: the user page says whether it is on, and an admin resets it (audited); a stale session confirms its password first", async () => {
+      await server.addUser("tess");
+      const { id } = await server.database.db.selectFrom("users").select("id").where("username", "=", "tess").executeTakeFirstOrThrow();
+      await server.database.db.insertInto("mfa_secrets").values({ user_id: id, secret_encrypted: "x", confirmed_at: new Date() }).execute();
+      await server.database.db.insertInto("mfa_recovery_codes").values([{ user_id: id, code_hash: "a" }, { user_id: id, code_hash: "b" }]).execute();
+      const before = await (await page("/admin/users/tess")).text();
+      expect(before).toContain("On, with 2 unused recovery codes.");
+      expect(before).toContain('action="/admin/users/tess/mfa-reset"');
+
+      // A session whose password was typed long ago is asked for it again, and nothing is reset meanwhile.
+      const stale = await server.signIn("root");
+      const staleHash = new Bun.CryptoHasher("sha256").update(stale.cookie.split("=")[1]!).digest("hex");
+      await server.database.db.updateTable("sessions").set({ authenticated_at: new Date(Date.now() - 3 * 3600_000) }).where("id_hash", "=", staleHash).execute();
+      server.endpoint.cache.forgetSession(staleHash);
+      const asked = await submit("/admin/users/tess/mfa-reset", {}, stale);
+      expect(asked.status).toBe(403);
+      expect(await asked.text()).toContain("reset two-step sign-in");
+      expect((await server.database.db.selectFrom("mfa_secrets").select("user_id").where("user_id", "=", id).execute()).length).toBe(1);
+
+      const reset = await submit("/admin/users/tess/mfa-reset", {});
+      expect(reset.status).toBe(200);
+      const after = await reset.text();
+      expect(after).toContain("Two-step sign-in reset");
+      expect(after).toContain("<h2>Two-step sign-in</h2><p>Off.</p>");
+      expect(await server.database.db.selectFrom("mfa_recovery_codes").select("id").where("user_id", "=", id).execute()).toEqual([]);
+      const audit = await server.database.db.selectFrom("audit_log").select(["actor", "source"]).where("action", "=", "user.mfa_reset").where("target", "=", "tess").execute();
+      expect(audit).toEqual([{ actor: "root", source: "web" }]);
+    });
   });
 }

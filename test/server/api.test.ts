@@ -105,6 +105,11 @@ for (const backend of testBackends()) {
       { what: "a token for an unknown route", method: "POST", path: "/api/tokens", body: { name: "x", routes: ["nope"] }, status: 422, code: "unknown_route" },
       { what: "a token lifetime past the maximum", method: "POST", path: "/api/tokens", body: { name: "x", expires_in_seconds: 10 ** 10 }, status: 422, code: "invalid_input" },
       { what: "a bad page number", method: "GET", path: "/api/users?page=0", status: 422, code: "invalid_input" },
+      { what: "a reset link for an unknown user", method: "POST", path: "/api/users/nobody/reset-link", status: 404, code: "user_not_found" },
+      { what: "a reset link lasting past 7 days", method: "POST", path: "/api/users/joe/reset-link?expires_in=604801", status: 422, code: "invalid_input" },
+      { what: "not an admin, making a reset link", method: "POST", path: "/api/users/root/reset-link", as: "joe", status: 403, code: "forbidden" },
+      { what: "not an admin, resetting two-step sign-in", method: "DELETE", path: "/api/users/root/mfa", as: "joe", status: 403, code: "forbidden" },
+      { what: "resetting an unknown user's two-step sign-in", method: "DELETE", path: "/api/users/nobody/mfa", status: 404, code: "user_not_found" },
     ];
     for (const r of refusals)
       test(`${r.what} → ${r.status} ${r.code}`, async () => {
@@ -123,6 +128,40 @@ for (const backend of testBackends()) {
         const response = await call(entry.method, path, { token: joeToken, body: entry.method === "GET" || entry.method === "DELETE" || entry.method === "PUT" ? undefined : {} });
         expect({ route: entry.name, status: response.status }).toEqual({ route: entry.name, status: 403 });
       }
+    });
+
+    test("reset links: made over the API as by the CLI (once, audited with the caller), and refused for a disabled user", async () => {
+      const made = await call("POST", "/api/users/joe/reset-link?expires_in=600");
+      expect(made.status).toBe(201);
+      expect(made.headers.get("cache-control")).toBe("no-store");
+      const link = (await made.json()) as { username: string; url: string; expires_at: string };
+      expect(link.username).toBe("joe");
+      expect(link.url).toMatch(new RegExp(`^${server.config.server.publicUrl}/login/reset\\?token=[A-Za-z0-9_-]{43}$`));
+      const lifetime = new Date(link.expires_at).getTime() - Date.now();
+      expect(lifetime).toBeGreaterThan(590_000);
+      expect(lifetime).toBeLessThanOrEqual(601_000);
+      const form = await server.request(new URL(link.url).pathname + new URL(link.url).search, { headers: { accept: "text/html" } });
+      expect(form.status).toBe(200);
+      const audit = await server.database.db.selectFrom("audit_log").select(["actor", "source"]).where("action", "=", "user.reset_link.create").where("target", "=", "joe").executeTakeFirstOrThrow();
+      expect(audit).toEqual({ actor: "root", source: "api" });
+      expect(server.logLines.join("\n")).not.toContain(new URL(link.url).searchParams.get("token")!);
+
+      await server.addUser("dan");
+      expect((await call("PATCH", "/api/users/dan", { body: { disabled: true } })).status).toBe(200);
+      expect(await problem(await call("POST", "/api/users/dan/reset-link"))).toEqual({ status: 409, code: "user_disabled" });
+    });
+
+    test("two-step sign-in reset over the API: the secret and recovery codes go, audited; again, 204", async () => {
+      await server.addUser("tess");
+      const { id } = await server.database.db.selectFrom("users").select("id").where("username", "=", "tess").executeTakeFirstOrThrow();
+      await server.database.db.insertInto("mfa_secrets").values({ user_id: id, secret_encrypted: "x", confirmed_at: new Date() }).execute();
+      await server.database.db.insertInto("mfa_recovery_codes").values({ user_id: id, code_hash: "h" }).execute();
+      expect((await call("DELETE", "/api/users/tess/mfa")).status).toBe(204);
+      expect(await server.database.db.selectFrom("mfa_secrets").select("user_id").where("user_id", "=", id).execute()).toEqual([]);
+      expect(await server.database.db.selectFrom("mfa_recovery_codes").select("id").where("user_id", "=", id).execute()).toEqual([]);
+      const audit = await server.database.db.selectFrom("audit_log").select(["actor", "source", "detail"]).where("action", "=", "user.mfa_reset").where("target", "=", "tess").execute();
+      expect(audit.map((a) => [a.actor, a.source, (a.detail as { was_enrolled: boolean }).was_enrolled])).toEqual([["root", "api", true]]);
+      expect((await call("DELETE", "/api/users/tess/mfa")).status).toBe(204);
     });
 
     test("the admin group itself cannot be deleted, and removing a non-member is done already (204)", async () => {

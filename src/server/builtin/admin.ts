@@ -8,6 +8,7 @@ import { addMember, createGroup, listGroups, removeGroup, removeMember } from ".
 import { accountRules } from "../../accounts/rules.ts";
 import { findToken, listTokens, revokeToken } from "../../accounts/tokens.ts";
 import { createResetLink } from "../../accounts/password-resets.ts";
+import { mfaStatus, resetMfa } from "../../accounts/mfa.ts";
 import { createUser, describeUser, listUsers, removeUser, requireUser, setDisabled, setEmail, setPassword } from "../../accounts/users.ts";
 import { issueToken } from "../../auth/issue-token.ts";
 import { listLockouts, unlockAddress, unlockUsername } from "../../auth/throttle.ts";
@@ -58,7 +59,8 @@ export function adminRoutes(config: Config): Route[] {
   const userPage = async (context: Context, username: string, extra: Partial<AdminFrame> & { newToken?: string; resetLink?: string } = {}, status = 200) => {
     const { db } = context.services;
     const user = await describeUser(db, username);
-    const page = html(UserPage({ ...frame(context, extra), user, tokens: await listTokens(db, { username: user.username }), newToken: extra.newToken, resetLink: extra.resetLink }), status);
+    const [tokens, mfa] = await Promise.all([listTokens(db, { username: user.username }), mfaStatus(db, user.id)]);
+    const page = html(UserPage({ ...frame(context, extra), user, tokens, mfa, newToken: extra.newToken, resetLink: extra.resetLink }), status);
     // A page showing a reset link sends only the origin in a Referer, never more. Not no-referrer: under it a browser
     // posts this page's forms with `Origin: null`, which the CSRF check refuses.
     return extra.resetLink ? html(page.body, status, { "Referrer-Policy": "strict-origin" }) : page;
@@ -143,6 +145,17 @@ export function adminRoutes(config: Config): Route[] {
         (error) => userPage(context, username, { error: error.message }, error.status),
       );
       return failed ?? userPage(context, username, { notice: "Reset link made.", resetLink });
+    }),
+    route("POST", "/admin/users/:username/mfa-reset", "Reset a user's two-step sign-in (authenticator and recovery codes)", async (context) => {
+      const { username } = context.params;
+      let enrolled = false;
+      const failed = await attempt(
+        async () => {
+          enrolled = (await resetMfa(context.services.db, actor(context), username)).enrolled;
+        },
+        (error) => userPage(context, username, { error: error.message }, error.status),
+      );
+      return failed ?? userPage(context, username, { notice: enrolled ? "Two-step sign-in reset: they sign in with their password alone until they set it up again." : "They had no two-step sign-in; nothing to reset." });
     }),
     route("POST", "/admin/users/:username/email", "Set or clear a user's e-mail address", async (context) => {
       const { username } = context.params;

@@ -4,6 +4,8 @@ import type { TProperties, TSchema } from "@sinclair/typebox";
 import { t } from "elysia";
 import type { Actor } from "../../accounts/audit.ts";
 import { addMember, createGroup, describeGroup, listGroups, removeGroup, removeMember } from "../../accounts/groups.ts";
+import { resetMfa } from "../../accounts/mfa.ts";
+import { MAX_RESET_EXPIRY_SECONDS, createResetLink } from "../../accounts/password-resets.ts";
 import { USERNAME_PATTERN } from "../../accounts/names.ts";
 import { accountRules } from "../../accounts/rules.ts";
 import { findToken, listTokens, revokeToken, seesAllTokens } from "../../accounts/tokens.ts";
@@ -179,6 +181,40 @@ export function apiRoutes(config: Config): Route[] {
           const { services } = context;
           // A user deleted lately (the first DELETE) is 204 again; a name never there stays 404.
           await removeUser(services.db, rules, apiActor(context), context.params.username, REPEAT);
+          return noContent();
+        },
+      }),
+    },
+    {
+      name: "api-users-reset-link",
+      method: "POST",
+      path: "/api/users/:username/reset-link",
+      access: admins,
+      description: "Make a one-time password-reset link for a user: its URL is in this answer only (expires_in: seconds, default 3600)",
+      handler: defineHandler({
+        params: UsernameParam,
+        query: t.Object({ expires_in: t.Optional(t.Integer({ minimum: 1, maximum: MAX_RESET_EXPIRY_SECONDS })) }, { additionalProperties: false }),
+        response: Created({ username: t.String(), url: t.String(), expires_at: t.Date() }),
+        async handle(context) {
+          const link = await createResetLink(context.services.db, apiActor(context), context.params.username, {
+            publicUrl: config.server.publicUrl,
+            expiresInSeconds: context.query.expires_in,
+          });
+          return created({ username: link.username, url: link.url, expires_at: link.expiresAt });
+        },
+      }),
+    },
+    {
+      name: "api-users-mfa-reset",
+      method: "DELETE",
+      path: "/api/users/:username/mfa",
+      access: admins,
+      description: "Reset a user's two-step sign-in (authenticator and recovery codes): 204, also when there was none",
+      handler: defineHandler({
+        params: UsernameParam,
+        response: NoContent,
+        async handle(context) {
+          await resetMfa(context.services.db, apiActor(context), context.params.username);
           return noContent();
         },
       }),
