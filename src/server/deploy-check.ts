@@ -32,7 +32,15 @@ export function checkDeployment(config: Config, env: Record<string, string | und
   if (url.protocol !== "https:") add("public-url-not-https", `server.public_url is ${config.server.publicUrl}: sessions would travel in clear text`, "serve over https behind nginx and set server.public_url: https://your.domain");
   if (["localhost", "127.0.0.1", "[::1]"].includes(url.hostname)) add("public-url-default", "server.public_url points at this machine, so sign-in forms from the real site fail the origin check", "set server.public_url to the address browsers use");
   if (!config.auth.cookieSecure) add("cookie-not-secure", "the session cookie is sent without Secure", "use an https public_url (cookie.secure: auto) or set auth.cookie.secure: true");
-  if (config.server.trustedProxies === 0) add("trusted-proxies-unset", "server.trusted_proxies is 0: behind nginx every client would look like 127.0.0.1, and login throttling would lock out everyone at once", "set server.trusted_proxies: 1 when nginx is in front (deploy/nginx-site.conf)");
+  if (config.server.trustedProxies === 0) {
+    // Limits that count addresses (per: address, and anonymous callers of per: token or user) would count nginx.
+    const byAddress = config.server.rateLimits.length > 0 || config.routes.some((route) => route.rateLimits.length > 0);
+    add(
+      "trusted-proxies-unset",
+      `server.trusted_proxies is 0: behind nginx every client would look like 127.0.0.1, and login throttling would lock out everyone at once${byAddress ? "; rate limits would count every anonymous client as one address" : ""}`,
+      "set server.trusted_proxies: 1 when nginx is in front (deploy/nginx-site.conf)",
+    );
+  }
   if (config.server.trustedProxies > 0 && config.server.allowedHosts.length === 0)
     add(
       "allowed-hosts-empty",

@@ -64,6 +64,17 @@ describe("check --deploy", () => {
     ]);
   });
 
+  test("with rate limits and trusted_proxies 0, the finding says the limits would count every client as nginx", async () => {
+    const check = async (extra: string) => {
+      const result = await runCli(["check", "--deploy", "--config", config(`  public_url: https://endpoint.example\n  allowed_hosts: [endpoint.example]${extra}`), "--database-url", "postgres://endpoint:x@127.0.0.1/endpoint", "--json"], {
+        env: { ENDPOINT_SECRET: STRONG, NODE_ENV: "production" },
+      });
+      return (JSON.parse(result.stdout).findings as Array<{ code: string; message: string }>).find((f) => f.code === "trusted-proxies-unset")!.message;
+    };
+    expect(await check("\n  rate_limit: { limit: 100, window: 1m, per: address }")).toEndWith("; rate limits would count every anonymous client as one address");
+    expect(await check("")).not.toContain("rate limits");
+  });
+
   test("no secret at all, or one written into the config, is reported", async () => {
     const missing = await runCli(["check", "--deploy", "--config", config("  public_url: https://e.example\n  trusted_proxies: 1"), "--database-url", "postgres://x@h/d"], {
       env: { ENDPOINT_SECRET: undefined, NODE_ENV: "production" },
