@@ -94,13 +94,25 @@ for (const backend of testBackends()) {
           const text = await (await server.request("/metrics", { token: scraperToken })).text();
           return { size: sample(text, "endpoint_db_pool_size"), inUse: sample(text, "endpoint_db_pool_in_use"), waiting: sample(text, "endpoint_db_pool_waiting") };
         };
-        expect(await read()).toEqual({ size: 10, inUse: 0, waiting: 0 });
-        // Twelve sleeping statements on a pool of ten: ten connections busy, two waiting for one.
+        // The Endpoint's own background statements (the listener's heartbeat, write-behind) come and go: wait them out.
+        const idle = async () => {
+          for (let i = 0; i < 50; i++) {
+            const now = await read();
+            if (now.inUse === 0 && now.waiting === 0) return now;
+            await Bun.sleep(20);
+          }
+          return read();
+        };
+        expect(await idle()).toEqual({ size: 10, inUse: 0, waiting: 0 });
+        // Twelve sleeping statements on a pool of ten: ten connections busy, two (and any background one) waiting.
         const sleeping = Array.from({ length: 12 }, () => sql`select pg_sleep(0.6)`.execute(server.database.db));
         await Bun.sleep(150);
-        expect(await read()).toEqual({ size: 10, inUse: 10, waiting: 2 });
+        const busy = await read();
+        expect({ size: busy.size, inUse: busy.inUse }).toEqual({ size: 10, inUse: 10 });
+        expect(busy.waiting).toBeGreaterThanOrEqual(2);
+        expect(busy.waiting).toBeLessThanOrEqual(4);
         await Promise.all(sleeping);
-        expect(await read()).toEqual({ size: 10, inUse: 0, waiting: 0 });
+        expect(await idle()).toEqual({ size: 10, inUse: 0, waiting: 0 });
       });
   });
 }
