@@ -15,7 +15,14 @@ export function hostOf(url: string): string {
 }
 
 /** The host name without its port (`[::1]:8000` → `[::1]`). */
-const withoutPort = (host: string) => (host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]!);
+function withoutPort(host: string): string {
+  if (host.startsWith("[")) return host.slice(0, host.indexOf("]") + 1);
+  const colon = host.indexOf(":");
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** Host spellings answered before, as requests wrote them: a production request is then one Set lookup. */
+const KNOWN_SPELLINGS_KEPT = 32;
 
 export class AcceptedOrigins {
   /** host[:port] as the request URL spells it → the origin a form served from it posts with. */
@@ -23,6 +30,8 @@ export class AcceptedOrigins {
   /** Host names (any port) and `.suffix` patterns the server answers for. */
   readonly #names = new Set<string>();
   readonly #suffixes: string[] = [];
+  /** Exact `host[:port]` texts (as sent, any case) already found acceptable; bounded, and never a refused one. */
+  readonly #answered = new Set<string>();
   readonly #scheme: string;
   #enforced = false;
   readonly publicOrigin: string;
@@ -53,7 +62,15 @@ export class AcceptedOrigins {
 
   /** Whether the server answers for the host `request` was addressed to (always, unless enforced). */
   answersFor(request: Request): boolean {
-    return !this.#enforced || this.#knows(hostOf(request.url));
+    if (!this.#enforced) return true;
+    const url = request.url;
+    const start = url.indexOf("//") + 2;
+    const end = url.indexOf("/", start);
+    const spelled = url.slice(start, end === -1 ? undefined : end);
+    if (this.#answered.has(spelled)) return true;
+    const known = this.#knows(spelled.toLowerCase());
+    if (known && this.#answered.size < KNOWN_SPELLINGS_KEPT) this.#answered.add(spelled);
+    return known;
   }
 
   /** The Origin a cookie-authenticated change to `request` must carry. */

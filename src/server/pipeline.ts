@@ -90,7 +90,7 @@ function guarded(
   }
   // Only requests the guard lets through are counted: a refused one never reaches what the limit protects.
   if (entry.rateLimits.length) {
-    const outcome = services.limiter.take(entry.name, entry.rateLimits, auth.principal, services.clientAddress(request));
+    const outcome = services.limiter.take(entry.name, entry.rateLimits, auth.principal, () => services.clientAddress(request));
     if (!(outcome instanceof Promise)) return withinLimit(entry, services, request, params, facts, asHtml, auth, outcome);
     return outcome.then(
       (limited) => withinLimit(entry, services, request, params, facts, asHtml, auth, limited),

@@ -77,12 +77,12 @@ export interface RateLimitOutcome {
 }
 
 /** What a limit counts apart, for one request. Anonymous callers of `token` and `user` limits count per address. */
-export function bucketKeyOf(per: RateLimitKey, principal: Principal | null, address: string | undefined): string {
+export function bucketKeyOf(per: RateLimitKey, principal: Principal | null, address: () => string | undefined): string {
   if (per === "route") return "*";
   if (per === "token" && principal?.via === "token" && principal.tokenId) return `t:${principal.tokenId}`;
   // A browser session counts per user under `token` too; nobody signed in counts per address.
   if (per !== "address" && principal) return `u:${principal.id}`;
-  return `a:${addressKey(address)}`;
+  return `a:${addressKey(address())}`;
 }
 
 /**
@@ -115,8 +115,11 @@ export class RateLimiter {
     private readonly log: Logger,
   ) {}
 
-  /** Count one request of `route` against each of its limits; admitted only when it fits all of them. */
-  take(routeName: string, policies: readonly RateLimitPolicy[], principal: Principal | null, address: string | undefined): RateLimitOutcome | Promise<RateLimitOutcome> {
+  /**
+   * Count one request of `route` against each of its limits; admitted only when it fits all of them. `address` is
+   * asked only when a limit counts addresses (finding the peer's address is a call into the server per request).
+   */
+  take(routeName: string, policies: readonly RateLimitPolicy[], principal: Principal | null, address: () => string | undefined): RateLimitOutcome | Promise<RateLimitOutcome> {
     let byPolicy = this.#buckets.get(routeName);
     if (!byPolicy) this.#buckets.set(routeName, (byPolicy = new Map()));
     const buckets: Bucket[] = [];

@@ -272,7 +272,7 @@ for (const backend of testBackends())
       const caller = { id: "u1", username: "ada", groups: [], via: "token" as const, tokenId: "t1" };
       const started = performance.now();
       const outcomes = [];
-      for (let i = 0; i < 5; i++) outcomes.push(await limiter.take("route", policies, caller, "10.0.0.1"));
+      for (let i = 0; i < 5; i++) outcomes.push(await limiter.take("route", policies, caller, () => "10.0.0.1"));
       expect(performance.now() - started).toBeGreaterThanOrEqual(990); // the first request waited for the deadline, once
       expect(outcomes.map((outcome) => outcome.refusedBy === null)).toEqual([true, true, true, false, false]);
       expect(outcomes[2]!.stateHeader).toMatch(/^"token-3600s";r=0;t=\d+$/);
@@ -296,7 +296,7 @@ for (const backend of testBackends())
       const policies = [{ name: "route-3600s", limit: 8, windowSeconds: 3600, per: "route" as const }];
       const take = async (n: number) => {
         const admitted: boolean[] = [];
-        for (let i = 0; i < n; i++) admitted.push((await limiter.take("forgetful", policies, null, undefined)).refusedBy === null);
+        for (let i = 0; i < n; i++) admitted.push((await limiter.take("forgetful", policies, null, () => undefined)).refusedBy === null);
         return admitted.filter(Boolean).length;
       };
       expect(await take(3)).toBe(3);
