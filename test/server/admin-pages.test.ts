@@ -133,6 +133,18 @@ for (const backend of testBackends()) {
       expect(text.indexOf("token.create")).toBeLessThan(text.indexOf("user.create"));
     });
 
+    test("a reset link for a disabled user is refused on the page with 409, and no link is made", async () => {
+      await server.addUser("dora");
+      expect((await submit("/admin/users/dora/disable", {})).status).toBe(200);
+      const refused = await submit("/admin/users/dora/reset-link", {});
+      expect(refused.status).toBe(409);
+      const text = await refused.text();
+      expect(text).toContain("user &#x27;dora&#x27; is disabled; enable them before sending a reset link");
+      expect(text).not.toContain("/login/reset?token=");
+      const { id } = await server.database.db.selectFrom("users").select("id").where("username", "=", "dora").executeTakeFirstOrThrow();
+      expect(await server.database.db.selectFrom("password_resets").select("token_hash").where("user_id", "=", id).execute()).toEqual([]);
+    });
+
     test("two-step sign-in: the user page says whether it is on, and an admin resets it (audited); a stale session confirms its password first", async () => {
       await server.addUser("tess");
       const { id } = await server.database.db.selectFrom("users").select("id").where("username", "=", "tess").executeTakeFirstOrThrow();
