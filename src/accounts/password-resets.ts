@@ -39,10 +39,20 @@ export async function createResetLink(
   db: Kysely<Database>,
   actor: Actor,
   username: string,
-  { publicUrl, expiresInSeconds = DEFAULT_RESET_EXPIRY_SECONDS }: { publicUrl: string; expiresInSeconds?: number },
+  {
+    publicUrl,
+    expiresInSeconds = DEFAULT_RESET_EXPIRY_SECONDS,
+    mailedToOwner = false,
+  }: {
+    publicUrl: string;
+    expiresInSeconds?: number;
+    /** The link goes only to the user's own e-mail address ("forgot password"), never to the actor. */
+    mailedToOwner?: boolean;
+  },
 ): Promise<ResetLink> {
-  // Whoever holds the link sets the password: as sensitive as setting it, so a stale session confirms its own first.
-  requireRecentAuthentication(actor, "make a password-reset link");
+  // Whoever holds the link sets the password: an actor who is shown it (an administrator) must have typed their
+  // own password lately, as for setting it. A link mailed to the account's own address is shown to nobody here.
+  if (!mailedToOwner) requireRecentAuthentication(actor, "make a password-reset link");
   if (!Number.isInteger(expiresInSeconds) || expiresInSeconds <= 0 || expiresInSeconds > MAX_RESET_EXPIRY_SECONDS)
     throw new EndpointError("bad_expiry", 422, `a reset link lasts between 1 second and ${MAX_RESET_EXPIRY_SECONDS / 86400} days`);
   const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");

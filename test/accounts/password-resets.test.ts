@@ -13,6 +13,7 @@ const admin = { name: "cli:test", source: "cli" as const, recentlyAuthenticated:
 const visitor = { source: "web" as const, clientAddress: "192.0.2.1", recentlyAuthenticated: false };
 const PUBLIC_URL = "https://endpoint.example";
 const codeOf = (error: unknown) => (error instanceof EndpointError ? `${error.status} ${error.code}` : String(error));
+const REAUTH = "403 reauth_required";
 
 for (const backend of testBackends()) {
   describe(`${backend.name}: the password-reset core`, () => {
@@ -38,6 +39,13 @@ for (const backend of testBackends()) {
       expect(await inspectResetLink(handle.db, link.token)).toEqual({ state: "valid", username: "Joe" });
       expect(await createResetLink(handle.db, admin, "nobody", { publicUrl: PUBLIC_URL }).catch(codeOf)).toBe("404 user_not_found");
       expect(await createResetLink(handle.db, admin, "joe", { publicUrl: PUBLIC_URL, expiresInSeconds: 8 * 86400 }).catch(codeOf)).toBe("422 bad_expiry");
+    });
+
+    test("an actor shown the link must have typed their password lately; a link mailed to the owner needs no one's", async () => {
+      const stale = { name: "ann", source: "web" as const, recentlyAuthenticated: false };
+      expect(await createResetLink(handle.db, stale, "joe", { publicUrl: PUBLIC_URL }).catch(codeOf)).toBe(REAUTH);
+      const mailed = await createResetLink(handle.db, stale, "joe", { publicUrl: PUBLIC_URL, mailedToOwner: true });
+      expect(await inspectResetLink(handle.db, mailed.token)).toEqual({ state: "valid", username: "Joe" });
     });
 
     test("a password that breaks the policy leaves the link unused", async () => {

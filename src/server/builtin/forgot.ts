@@ -38,7 +38,7 @@ export function forgotRoutes(config: Config): Route[] {
       return;
     }
     const actor = { name: "forgot-password", source: "web" as const, clientAddress, recentlyAuthenticated: false };
-    const link = await createResetLink(services.db, actor, user.username, { publicUrl: config.server.publicUrl });
+    const link = await createResetLink(services.db, actor, user.username, { publicUrl: config.server.publicUrl, mailedToOwner: true });
     await sendMail(mail!, {
       to: user.email,
       subject: "Reset your Endpoint password",
