@@ -1,4 +1,5 @@
 // routes and can: the effective route table, and whether a principal may call a route (and why).
+import { sql } from "kysely";
 import { findUser, userNotFound } from "../../src/accounts/users.ts";
 import { decide, describeAccess } from "../../src/auth/guard.ts";
 import type { Principal } from "../../src/auth/principal.ts";
@@ -102,12 +103,13 @@ export const canCommand = command({
         const token = await db
           .selectFrom("api_tokens")
           .innerJoin("users", "users.id", "api_tokens.user_id")
-          .select(["api_tokens.id", "api_tokens.routes", "api_tokens.revoked_at", "api_tokens.expires_at", "users.id as user_id", "users.username", "users.disabled"])
+          // Expiry by the database's clock, as the server judges it.
+          .select(["api_tokens.id", "api_tokens.routes", "api_tokens.revoked_at", sql<boolean>`api_tokens.expires_at <= now()`.as("expired"), "users.id as user_id", "users.username", "users.disabled"])
           .where("api_tokens.id", "=", /^[0-9a-f-]{36}$/.test(args.token!) ? args.token! : "00000000-0000-0000-0000-000000000000")
           .executeTakeFirst();
         if (!token) throw tokenNotFound(args.token!);
         if (token.revoked_at) return deny(`no: token ${token.id} is revoked`);
-        if (token.expires_at.getTime() <= Date.now()) return deny(`no: token ${token.id} has expired`);
+        if (token.expired) return deny(`no: token ${token.id} has expired`);
         if (token.disabled) return deny(`no: the token's owner '${token.username}' is disabled`);
         principal = { id: token.user_id, username: token.username, groups: await groupsOf(db, token.user_id), via: "token", tokenId: token.id, tokenRoutes: token.routes };
         who = `token ${token.id} of '${token.username}'`;

@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FreshDatabase, testBackends } from "../support/backends.ts";
 import { join } from "node:path";
+import { sql } from "kysely";
 import { compactWindow } from "../../cli/commands/access.ts";
+import { openDatabase } from "../../db/open.ts";
 import { ROOT, runCli } from "../support/cli.ts";
 
 const SECRET = "cli-test-secret-0123456789-abcdefghijklmnop";
@@ -88,6 +90,18 @@ for (const backend of testBackends()) {
       expect(outOfScope.stdout.trim()).toBe(`no: token ${scoped.id} of 'ci' may not call 'webhook' (POST /hooks/events): token is limited to routes whoami`);
       const unknownRoute = await cli("can", "--username", "joe", "--route", "nope");
       expect(unknownRoute.stderr.trim()).toBe("error: no route is named 'nope'; see: bun run cli routes");
+    });
+
+    test("can says no for a token whose record ended by the database's clock", async () => {
+      expect((await cli("token", "create", "--username", "ci", "--name", "ending", "--routes", "whoami")).exitCode).toBe(0);
+      const [ending] = JSON.parse((await cli("token", "list", "--json")).stdout).filter((t: { name: string }) => t.name === "ending");
+      expect((await cli("can", "--token", ending.id, "--route", "whoami")).exitCode).toBe(0);
+      const handle = await openDatabase(database.url);
+      await handle.db.updateTable("api_tokens").set({ expires_at: sql<Date>`now() - interval '1 minute'` }).where("id", "=", ending.id).execute();
+      await handle.close();
+      const ended = await cli("can", "--token", ending.id, "--route", "whoami");
+      expect(ended.stdout.trim()).toBe(`no: token ${ending.id} has expired`);
+      expect(ended.exitCode).toBe(1);
     });
 
     test("unlock-user lifts a login lock-out", async () => {
