@@ -104,8 +104,10 @@ export function createLogger(sink: LogSink, minimum: LogLevel = "info", base: Lo
 // What a credential looks like here: an API token (`ept_` + a JWT), a bare JWT, a session id, CSRF token or setup
 // token (32 random bytes: 43 base64url characters), an `Authorization` value, a password. Values are redacted by
 // shape wherever they appear (any run of 43 or more base64url characters, so one glued to other text is caught);
-// fields by name (passwords have no shape). Over-redaction is the safe failure: a username that long shows as
-// [redacted] too. Hex digests (config hashes, sha256 handles) are ours and kept.
+// fields by name (passwords have no shape). Over-redaction is the safe failure, but a run with no capital letter is
+// kept: our secrets are random base64url, which holds a capital in all but about 1 in 5 billion draws of 43
+// characters, while long names (migrations such as 20261125000100_token_parents_and_jsonb_repair, slugs, hex
+// digests) have none. A long mixed-case username still shows as [redacted].
 
 export const REDACTED = "[redacted]";
 /** Field names whose string or object values are never logged: `password`, `new_password`, `_csrf`, `set-cookie`… */
@@ -114,7 +116,8 @@ const SECRET_FIELD = /^(?:.*[_-])?(?:password|passwd|secret|secrets|authorizatio
 const MIGHT_HOLD_SECRET = /ept_|eyJ|bearer|basic|passw|secret|authori|cookie|csrf|token|session_id|api_key/i;
 const LONG_RUN_LENGTH = 43;
 const LONG_RUN = /[A-Za-z0-9_-]{43,}/g;
-const HEX = /^[0-9a-f]+$/;
+/** A long run without a capital letter: a name or a hex digest, not a random secret (see above). */
+const NO_CAPITAL = /^[^A-Z]+$/;
 
 const isRunCharacter = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 95;
 
@@ -143,7 +146,7 @@ export function redactText(text: string): string {
     .replace(/eyJ[\w-]*\.[\w-]*(?:\.[\w-]*)?/g, REDACTED)
     .replace(/\b(bearer|basic)(\s+)[^\s"',;]+/gi, `$1$2${REDACTED}`)
     .replace(/\b(password|passwd|token|secret|_?csrf)=[^&\s"';]*/gi, `$1=${REDACTED}`)
-    .replace(LONG_RUN, (run) => (HEX.test(run) ? run : REDACTED));
+    .replace(LONG_RUN, (run) => (NO_CAPITAL.test(run) ? run : REDACTED));
 }
 
 /** JSON.stringify's replacer: secret-named fields and secret-shaped strings out. */

@@ -53,7 +53,17 @@ describe("redaction", () => {
       // Ours and not secret: sha256 hex (config hashes), UUIDs, short words.
       ["config 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "config 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
       ["token 4f1c2d3e-0000-4000-8000-000000000000 is revoked", "token 4f1c2d3e-0000-4000-8000-000000000000 is revoked"],
+      // Long names without a capital letter are kept: the server's start line lists its migrations (one is 46 long).
+      ["applied 20261125000100_token_parents_and_jsonb_repair", "applied 20261125000100_token_parents_and_jsonb_repair"],
+      // A long run with a capital is a secret's shape, whatever else it holds: base32 (a TOTP secret), mixed case.
+      ["secret JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", `secret ${REDACTED}`],
+      ["user averyveryverylongnamethatgoesonandonandonX1", `user ${REDACTED}`],
     ];
+    // A random session id has a capital letter (all but 1 in 5 billion draws): every one of these is redacted.
+    for (let i = 0; i < 1_000; i++) {
+      const id = sessionLike();
+      expect(redactText(`id ${id}`)).toBe(`id ${REDACTED}`);
+    }
     for (const [text, expected] of cases) expect(redactText(text)).toBe(expected);
     expect(JSON.parse(logged({ cause: `failed with ${TOKEN}`, nested: [{ id: cookie }] }))).toMatchObject({ cause: `failed with ept_${REDACTED}`, nested: [{ id: REDACTED }] });
   });
