@@ -12,23 +12,36 @@ export interface Rule {
   accepts: readonly Credential[];
 }
 
+/**
+ * Why a request was refused, as one of a few fixed words: the label of `endpoint_auth_failures_total`, so a dashboard
+ * never depends on the wording of `because` (which `can` and the access log show people).
+ */
+export type RefusalReason =
+  | "no_credentials"
+  | "invalid_credentials"
+  | "credential_not_accepted"
+  | "token_route_limit"
+  | "not_a_member"
+  | "csrf"
+  | "sudo";
+
 export type Decision =
   | { outcome: "allow"; because: string }
-  | { outcome: "unauthenticated"; because: string } // 401
-  | { outcome: "forbidden"; because: string }; // 403
+  | { outcome: "unauthenticated"; reason: RefusalReason; because: string } // 401
+  | { outcome: "forbidden"; reason: RefusalReason; because: string }; // 403
 
 export function decide(rule: Rule, who: Principal | null): Decision {
   if (rule.public) return { outcome: "allow", because: "route is public" };
-  if (!who) return { outcome: "unauthenticated", because: `route accepts ${rule.accepts.join(" or ")}; none presented` };
+  if (!who) return { outcome: "unauthenticated", reason: "no_credentials", because: `route accepts ${rule.accepts.join(" or ")}; none presented` };
   if (!rule.accepts.includes(who.via))
-    return { outcome: "unauthenticated", because: `route does not accept ${who.via} credentials` };
+    return { outcome: "unauthenticated", reason: "credential_not_accepted", because: `route does not accept ${who.via} credentials` };
   if (who.via === "token" && who.tokenRoutes && !who.tokenRoutes.includes(rule.route))
-    return { outcome: "forbidden", because: `token is limited to routes ${who.tokenRoutes.join(", ")}` };
+    return { outcome: "forbidden", reason: "token_route_limit", because: `token is limited to routes ${who.tokenRoutes.join(", ")}` };
   if (rule.groups.includes("*")) return { outcome: "allow", because: "route allows any signed-in principal" };
   const shared = rule.groups.find((g) => who.groups.includes(g));
   return shared
     ? { outcome: "allow", because: `member of group ${shared}` }
-    : { outcome: "forbidden", because: `not a member of any of: ${rule.groups.join(", ")}` };
+    : { outcome: "forbidden", reason: "not_a_member", because: `not a member of any of: ${rule.groups.join(", ")}` };
 }
 
 /** The rule's access as one short phrase, for `routes` output and logs. */

@@ -25,7 +25,7 @@ export function createApp({ services, table, accessLog = services.log }: AppOpti
   const finish = (request: Request, response: Response, info: RequestFacts): Response => {
     // Every answer already carries the request id and the common headers: they are written when it is made.
     logRequest(accessLog, request, response.status, info, services);
-    metrics?.observe(info.route, request.method, response.status, info.startedAt, info.deniedBecause);
+    metrics?.observe(info.route, request.method, response.status, info.startedAt, info.refusalReason);
     return response;
   };
   const newFacts = (request: Request): RequestFacts => ({ requestId: requestIdFor(request), startedAt: performance.now() });

@@ -4,6 +4,7 @@
 import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from "prom-client";
 import type { PoolUsage } from "../../db/postgres-js-dialect.ts";
 import type { AuthCache } from "../auth/auth-cache.ts";
+import type { RefusalReason } from "../auth/guard.ts";
 
 /** Latency buckets in seconds: a cached token check answers in well under a millisecond, a slow query in seconds. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -68,7 +69,7 @@ export class EndpointMetrics {
   }
 
   /** Count one answered request (app.ts's finish calls it once per request). */
-  observe(route: string | undefined, method: string, status: number, startedAt: number, deniedBecause: string | undefined): void {
+  observe(route: string | undefined, method: string, status: number, startedAt: number, refusalReason: RefusalReason | undefined): void {
     const name = route ?? UNMATCHED_ROUTE;
     let counts = this.#routes.get(name);
     if (!counts) this.#routes.set(name, (counts = { name, requests: new Map(), bucketCounts: LATENCY_BUCKETS.map(() => 0), seconds: 0, count: 0 }));
@@ -83,7 +84,9 @@ export class EndpointMetrics {
     const requests = counts.requests.get(key);
     if (requests) requests.count++;
     else counts.requests.set(key, { method: methodNumber ? method : "other", status: String(status), count: 1 });
-    if (status === 401 || status === 403) this.#refusal(refusalReason(status, deniedBecause)).inc();
+    // A 401 or 403 the guard, the CSRF check or sudo mode gave has its reason; one a handler gave (a wrong password
+    // at sign-in, an admin rule) is "other".
+    if (status === 401 || status === 403) this.#refusal(refusalReason ?? "other").inc();
   }
 
   /** Count one 429 (rare next to answered requests: prom-client's own labelled counter is cheap enough). */
@@ -126,20 +129,4 @@ function latencyHistogram(routes: ReadonlyMap<string, RouteCounts>) {
       return { name, help: this.help, type: this.type, aggregator: this.aggregator, values };
     },
   };
-}
-
-/** A refusal's reason as one of a few fixed words (the log line keeps the full sentence). */
-export function refusalReason(status: number, deniedBecause: string | undefined): string {
-  const because = deniedBecause ?? "";
-  if (because.startsWith("sudo:")) return "sudo";
-  if (status === 401) {
-    // The guard's own sentences start so; the authenticator's failure (bad, expired, revoked) comes before them.
-    if (because.startsWith("route accepts")) return "no_credentials";
-    if (because.startsWith("route does not accept")) return "credential_not_accepted";
-    return "invalid_credentials";
-  }
-  if (because.includes("not a member")) return "not_a_member";
-  if (because.includes("token is limited")) return "token_route_limit";
-  if (because.startsWith("CSRF:")) return "csrf";
-  return "other";
 }

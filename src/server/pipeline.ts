@@ -22,7 +22,8 @@ import { valueResponse } from "./respond.ts";
 import type { AcceptedOrigins } from "../auth/origins.ts";
 import type { Route } from "./route.ts";
 import { listedOrigin, sessionAllowed } from "./cors.ts";
-import type { Principal } from "../auth/principal.ts";
+import type { Credential, Principal } from "../auth/principal.ts";
+import { readCookie } from "../auth/authenticate.ts";
 import type { HandlerContext } from "../handlers/define-handler.ts";
 import type { EndpointServices } from "./services.ts";
 import type { RateLimitOutcome, RateLimiter } from "./rate-limiter.ts";
@@ -86,7 +87,16 @@ function guarded(
   const decision = decide(entry.rule, auth.principal);
   if (decision.outcome !== "allow") {
     facts.deniedBecause = auth.failure ? `${auth.failure}; ${decision.because}` : decision.because;
-    return refuse(entry, decision.outcome, request, facts.requestId, asHtml, pageCaller(auth, entry, services.config));
+    // A credential was presented and failed (bad, expired, revoked): that is why nothing was accepted.
+    facts.refusalReason = auth.failure && decision.outcome === "unauthenticated" ? "invalid_credentials" : decision.reason;
+    // Or one was presented that this route does not take (a token on a session-only page, a browser session on a
+    // token-only API): say so, rather than ask for what the caller already sent.
+    const unaccepted = decision.reason === "no_credentials" ? unacceptedCredential(request, entry.rule.accepts, services.config.auth.cookieName) : null;
+    if (unaccepted) {
+      facts.deniedBecause = `${decision.because}; a ${unaccepted} was presented, which this route does not accept`;
+      facts.refusalReason = "credential_not_accepted";
+    }
+    return refuse(entry, decision.outcome, request, facts.requestId, asHtml, pageCaller(auth, entry, services.config), unaccepted);
   }
   // Only requests the guard lets through are counted: a refused one never reaches what the limit protects.
   if (entry.rateLimits.length) {
@@ -205,6 +215,7 @@ async function withBody(
       const refusal = csrfRefusal(request, services, auth.session.csrfToken, form, entry);
       if (refusal) {
         facts.deniedBecause = refusal;
+        facts.refusalReason = "csrf";
         return problemResponse(
           { status: 403, code: "csrf_failed", detail: "this request did not come from a page of this site; reload the page and try again" },
           facts.requestId,
@@ -219,6 +230,7 @@ async function withBody(
         const check = await services.passwords.check(auth.principal!.username, password, services.clientAddress(request) ?? "unknown", auth.session.idHash);
         if (!check.ok) {
           facts.deniedBecause = `sudo: ${check.message}`;
+          facts.refusalReason = "sudo";
           const page = await valueResponse(confirmPasswordPage(request, auth, form, "continue", check.status, check.message), facts.requestId, true);
           if (check.retryAfterSeconds) page.headers.set("Retry-After", String(check.retryAfterSeconds));
           return page;
@@ -235,6 +247,7 @@ async function withBody(
     // A page form that needs a fresh password: ask for it, carrying the form, instead of an error page.
     if (error instanceof ReauthRequired && asHtml && auth.session && form && request.method === "POST") {
       facts.deniedBecause = "sudo: password confirmation required";
+      facts.refusalReason = "sudo";
       try {
         return await valueResponse(confirmPasswordPage(request, auth, form, error.what, 403), facts.requestId, true);
       } catch (inner) {
@@ -318,7 +331,31 @@ function confirmPasswordPage(request: Request, auth: AuthResult, form: InputFiel
   );
 }
 
-function refuse(entry: Route, outcome: "unauthenticated" | "forbidden", request: Request, requestId: string, asHtml: boolean, caller: PageCaller | undefined): Response {
+/** The credential a request presented that the route does not accept (the authenticator never looked at it), if any. */
+function unacceptedCredential(request: Request, accepts: readonly Credential[], cookieName: string): Credential | null {
+  if (!accepts.includes("token") && request.headers.has("authorization")) return "token";
+  if (!accepts.includes("session") && readCookie(request.headers.get("cookie"), cookieName) !== undefined) return "session";
+  return null;
+}
+
+/** What a 401 asks for: what the route accepts, and what it refused when the caller sent the other kind. */
+function unauthenticatedDetail(accepts: readonly Credential[], unaccepted: Credential | null): string {
+  if (unaccepted === "token") return "this route does not accept API tokens; sign in to use it";
+  if (unaccepted === "session") return "this route accepts API tokens only (Authorization: Bearer), not a signed-in session";
+  if (!accepts.includes("token")) return "sign in to use this route";
+  if (!accepts.includes("session")) return "present a valid API token (Authorization: Bearer) to use this route";
+  return "sign in or present a valid API token to use this route";
+}
+
+function refuse(
+  entry: Route,
+  outcome: "unauthenticated" | "forbidden",
+  request: Request,
+  requestId: string,
+  asHtml: boolean,
+  caller: PageCaller | undefined,
+  unaccepted: Credential | null,
+): Response {
   if (outcome === "unauthenticated") {
     // A browser that may sign in is sent to the login page, and brought back afterwards.
     if (asHtml && request.method === "GET" && entry.rule.accepts.includes("session")) {
@@ -336,7 +373,7 @@ function refuse(entry: Route, outcome: "unauthenticated" | "forbidden", request:
     }
     const headers: Record<string, string> = {};
     if (entry.rule.accepts.includes("token")) headers["WWW-Authenticate"] = 'Bearer realm="endpoint"';
-    return problemResponse({ status: 401, code: "unauthenticated", detail: "sign in or present a valid API token to use this route", headers }, requestId, asHtml, caller);
+    return problemResponse({ status: 401, code: "unauthenticated", detail: unauthenticatedDetail(entry.rule.accepts, unaccepted), headers }, requestId, asHtml, caller);
   }
   const headers: Record<string, string> = {};
   if (entry.rule.accepts.includes("token")) headers["WWW-Authenticate"] = 'Bearer realm="endpoint", error="insufficient_scope"';

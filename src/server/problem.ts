@@ -95,6 +95,7 @@ export function problemResponse(problem: Problem, requestId: string, asHtml: boo
 /** Map any failure to an answer; unexpected ones are logged with their stack under the request id. */
 export function renderFailure(error: unknown, log: Logger, facts: RequestFacts, asHtml: boolean, caller?: PageCaller): Response {
   if (error instanceof EndpointError) {
+    if (error instanceof ReauthRequired) facts.refusalReason = "sudo";
     const problem: Problem = { status: error.status, code: error.code, detail: error.message, fields: error.fields };
     if (error.status === 503) problem.headers = { "Retry-After": "5" };
     return problemResponse(problem, facts.requestId, asHtml, caller);

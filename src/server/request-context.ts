@@ -1,5 +1,6 @@
 // Per-request facts the pipeline, the error handler and the access log share: the request id, when it started,
 // who the caller turned out to be and why a request was refused.
+import type { RefusalReason } from "../auth/guard.ts";
 import type { Principal } from "../auth/principal.ts";
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -21,6 +22,8 @@ export interface RequestFacts {
   principal?: Principal | null;
   authTried?: string[];
   deniedBecause?: string;
+  /** The refusal's reason as a fixed word (metrics), set with deniedBecause on a 401 or 403 the pipeline gave. */
+  refusalReason?: RefusalReason;
   /** The name of the rate limit that refused the request (429). */
   rateLimitedBy?: string;
   /** The status answered, once known. */

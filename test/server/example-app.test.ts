@@ -68,12 +68,27 @@ for (const backend of testBackends()) {
     });
 
     test("the events page is for signed-in members of users: a token or another group is refused", async () => {
-      expect((await server.request("/events", { token: serviceToken })).status).toBe(401);
+      const withToken = await server.request("/events", { token: serviceToken });
+      expect(withToken.status).toBe(401);
+      // The service is told its token is the wrong kind of credential here, not asked for "a valid API token".
+      expect((await withToken.json()).detail).toBe("this route does not accept API tokens; sign in to use it");
       const { cookie } = await server.signIn("ci");
       expect((await server.request("/events", { cookie })).status).toBe(403);
       const page = await server.request("/events", { cookie, headers: { accept: "text/html" } });
       expect(page.status).toBe(403);
       expect(await page.text()).toContain("Forbidden");
+    });
+
+    test("the webhook takes API tokens only: a signed-in session is told so, and nobody is asked to sign in", async () => {
+      const { cookie, csrfToken } = await server.signIn("joe");
+      const post = (init: { cookie?: string }) =>
+        server.request("/hooks/events", { method: "POST", ...init, headers: { origin: server.origin, "x-csrf-token": csrfToken, "content-type": "application/json" }, body: JSON.stringify({ kind: "by-session" }) });
+      const withSession = await post({ cookie });
+      expect(withSession.status).toBe(401);
+      expect(withSession.headers.get("www-authenticate")).toBe('Bearer realm="endpoint"');
+      expect((await withSession.json()).detail).toBe("this route accepts API tokens only (Authorization: Bearer), not a signed-in session");
+      expect((await (await post({})).json()).detail).toBe("present a valid API token (Authorization: Bearer) to use this route");
+      expect(((await server.database.db.selectFrom("events").select("kind").where("kind", "=", "by-session").execute())).length).toBe(0);
     });
 
     test("the home page greets a signed-in user and offers a sign-out form", async () => {

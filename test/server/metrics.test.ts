@@ -5,7 +5,6 @@ import { sql } from "kysely";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { refusalReason } from "../../src/server/metrics.ts";
 import { testBackends } from "../support/backends.ts";
 import { type TestEndpoint, startTestEndpoint } from "../support/endpoint.ts";
 import { freePort } from "../support/server-process.ts";
@@ -115,21 +114,56 @@ for (const backend of testBackends()) {
         expect(await idle()).toEqual({ size: 10, inUse: 0, waiting: 0 });
       });
   });
-}
 
-test("refusal reasons are a few fixed words", () => {
-  const cases: [number, string | undefined, string][] = [
-    [401, "route accepts session or token; none presented", "no_credentials"],
-    [401, "token is revoked; route accepts session or token; none presented", "invalid_credentials"],
-    [401, "route does not accept session credentials", "credential_not_accepted"],
-    [403, "not a member of any of: metrics", "not_a_member"],
-    [403, "token is limited to routes status", "token_route_limit"],
-    [403, "CSRF: wrong token", "csrf"],
-    [403, "sudo: password confirmation required", "sudo"],
-    [403, undefined, "other"],
-  ];
-  for (const [status, because, reason] of cases) expect(refusalReason(status, because)).toBe(reason);
-});
+  describe(`${backend.name}: refusals counted by reason`, () => {
+    let server: TestEndpoint;
+    afterAll(() => server?.close());
+
+    test("each way a request is refused adds one to its own reason, whatever the sentence in the log says", async () => {
+      server = await startTestEndpoint(backend);
+      await server.addUser("scraper", ["metrics"]);
+      await server.addUser("joe", ["users"]);
+      const scraper = (await server.tokenFor("scraper")).token;
+      const joe = (await server.tokenFor("joe")).token;
+      const statusOnly = (await server.tokenFor("joe", { routes: ["status"], name: "status-only" })).token;
+      const fresh = await server.signIn("joe");
+      const stale = await server.signIn("joe");
+      // Joe typed the password of `stale` 11 hours ago: making a token needs it again (sudo mode).
+      const staleHash = new Bun.CryptoHasher("sha256").update(stale.cookie.split("=")[1]!).digest("hex");
+      await sql`update sessions set authenticated_at = now() - interval '11 hours' where id_hash = ${staleHash}`.execute(server.database.db);
+      server.endpoint.cache.forgetSession(staleHash);
+      const post = (session: { cookie: string; csrfToken: string }, csrf: boolean) =>
+        server.request("/api/tokens", {
+          method: "POST",
+          cookie: session.cookie,
+          headers: { origin: server.origin, "content-type": "application/json", ...(csrf ? { "x-csrf-token": session.csrfToken } : {}) },
+          body: JSON.stringify({ name: "laptop" }),
+        });
+      const refusals: Array<[string, Promise<Response>, number]> = [
+        ["no_credentials", server.request("/whoami"), 401],
+        ["invalid_credentials", server.request("/whoami", { token: "ept_not-a-token" }), 401],
+        ["credential_not_accepted", server.request("/events", { token: joe }), 401],
+        ["credential_not_accepted", server.request("/hooks/events", { method: "POST", cookie: fresh.cookie, headers: { origin: server.origin } }), 401],
+        ["token_route_limit", server.request("/whoami", { token: statusOnly }), 403],
+        ["not_a_member", server.request("/metrics", { token: joe }), 403],
+        ["csrf", post(fresh, false), 403],
+        ["sudo", post(stale, true), 403],
+      ];
+      const answered: Array<[string, number]> = [];
+      for (const [reason, response] of refusals) answered.push([reason, (await response).status]);
+      expect(answered).toEqual(refusals.map(([reason, , status]) => [reason, status]));
+      const text = await (await server.request("/metrics", { token: scraper })).text();
+      const counted: Record<string, number | undefined> = {};
+      const expected: Record<string, number> = {};
+      for (const [reason] of refusals) {
+        counted[reason] = sample(text, `endpoint_auth_failures_total{reason="${reason}"}`);
+        expected[reason] = (expected[reason] ?? 0) + 1;
+      }
+      expect(counted).toEqual(expected);
+      expect(sample(text, 'endpoint_auth_failures_total{reason="other"}')).toBeUndefined();
+    });
+  });
+}
 
 const PROMETHEUS = "/usr/bin/prometheus";
 
