@@ -147,6 +147,21 @@ interface Run {
   errors: number;
   peakRss: number;
   requests: number;
+  /**
+   * The server process's CPU time (user + system, all threads) per answered request, in µs. Unlike req/s it is not
+   * lowered by time the machine gives to others (steal, a noisy neighbour), so two runs on a busy host compare better.
+   */
+  cpuPerRequest: number;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
+const CLOCK_TICKS = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+/** A process's CPU time so far in seconds, all threads: utime + stime from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing one.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 async function runWrk(url: string, scenario: Scenario, seconds: number, pid: number): Promise<Run> {
@@ -159,6 +174,7 @@ async function runWrk(url: string, scenario: Scenario, seconds: number, pid: num
     stderr: "pipe",
   });
   let peakRss = 0;
+  const cpuBefore = cpuSeconds(pid);
   const sampler = setInterval(() => {
     try {
       peakRss = Math.max(peakRss, memory(pid).rss);
@@ -166,6 +182,7 @@ async function runWrk(url: string, scenario: Scenario, seconds: number, pid: num
   }, 200);
   const output = await new Response(child.stdout).text();
   await child.exited;
+  const cpuUsed = cpuSeconds(pid) - cpuBefore;
   clearInterval(sampler);
   const line = output.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
   if (!line) throw new Error(`wrk gave no result for ${scenario.name}: ${output} ${await new Response(child.stderr).text()}`);
@@ -178,6 +195,7 @@ async function runWrk(url: string, scenario: Scenario, seconds: number, pid: num
     errors: result.errors,
     peakRss,
     requests: result.requests,
+    cpuPerRequest: result.requests > 0 ? (cpuUsed * 1e6) / result.requests : Number.NaN,
   };
 }
 
@@ -397,7 +415,9 @@ async function main(onlyMetrics = false): Promise<number> {
       const unexpected = unexpectedIn(scenario);
       const floorRuns = scenario.budget ? runs.get(scenario.budget.floor)! : undefined;
       const toFloor = floorRuns ? (median(rps) / median(floorRuns.map((r) => r.requestsPerSecond))).toFixed(2) : "";
-      return `| ${scenario.name} | ${Math.round(median(rps)).toLocaleString("en")} (${Math.round(Math.min(...rps)).toLocaleString("en")}–${Math.round(Math.max(...rps)).toLocaleString("en")}) | ${(median(rps) / baselineRps).toFixed(2)} | ${toFloor} | ${median(list.map((r) => r.p50)).toFixed(2)} | ${median(list.map((r) => r.p99)).toFixed(2)} | ${nonSuccess} | ${unexpected} | ${mb(Math.max(...list.map((r) => r.peakRss)))} |`;
+      const cpu = median(list.map((r) => r.cpuPerRequest));
+      const cpuToFloor = floorRuns ? (median(floorRuns.map((r) => r.cpuPerRequest)) / cpu).toFixed(2) : "";
+      return `| ${scenario.name} | ${Math.round(median(rps)).toLocaleString("en")} (${Math.round(Math.min(...rps)).toLocaleString("en")}–${Math.round(Math.max(...rps)).toLocaleString("en")}) | ${(median(rps) / baselineRps).toFixed(2)} | ${toFloor} | ${cpu.toFixed(1)} | ${cpuToFloor} | ${median(list.map((r) => r.p50)).toFixed(2)} | ${median(list.map((r) => r.p99)).toFixed(2)} | ${nonSuccess} | ${unexpected} | ${mb(Math.max(...list.map((r) => r.peakRss)))} |`;
     });
     // The budget: each Endpoint route's median req/s as a share of the floor's, and p99 at most 1.5× the floor's.
     const budgetLines = scenarios
@@ -408,15 +428,17 @@ async function main(onlyMetrics = false): Promise<number> {
         const share = median(mine.map((r) => r.requestsPerSecond)) / median(floorRuns.map((r) => r.requestsPerSecond));
         const p99Ratio = median(mine.map((r) => r.p99)) / median(floorRuns.map((r) => r.p99));
         const pass = share >= scenario.budget!.share && p99Ratio <= 1.5;
-        return `- ${pass ? "PASS" : "MISS"} ${scenario.name}: ${share.toFixed(2)}× the floor's req/s (budget ${scenario.budget!.share.toFixed(2)}×), p99 ${p99Ratio.toFixed(2)}× the floor's (budget 1.50×)`;
+        // Not part of the verdict: the same share measured by the server's CPU time, to tell a busy host from slow code.
+        const cpuShare = median(floorRuns.map((r) => r.cpuPerRequest)) / median(mine.map((r) => r.cpuPerRequest));
+        return `- ${pass ? "PASS" : "MISS"} ${scenario.name}: ${share.toFixed(2)}× the floor's req/s (budget ${scenario.budget!.share.toFixed(2)}×), p99 ${p99Ratio.toFixed(2)}× the floor's (budget 1.50×); by server CPU per request ${cpuShare.toFixed(2)}× the floor's`;
       });
     const logLines = readFileSync(accessLog, "utf8").split("\n").length - 1;
     const report = [
       `Run on ${new Date().toISOString().slice(0, 10)}: ${describeMachine()}.`,
       `Server ${twoCores ? "pinned to core 0, wrk to core 1" : "and wrk sharing one core"}; wrk -t1 -c${CONNECTIONS}; ${ROUNDS} interleaved rounds of ${SECONDS} s after a 2 s warm-up per scenario; Endpoint in production mode with request logging on (${logLines.toLocaleString("en")} lines written to a file).`,
       "",
-      "| scenario | req/s median (min–max) | ratio to bare Bun.serve | share of the floor | p50 ms | p99 ms | non-2xx | unexpected | peak RSS MB |",
-      "|---|---|---|---|---|---|---|---|---|",
+      "| scenario | req/s median (min–max) | ratio to bare Bun.serve | share of the floor | server CPU µs per request | share of the floor by CPU | p50 ms | p99 ms | non-2xx | unexpected | peak RSS MB |",
+      "|---|---|---|---|---|---|---|---|---|---|---|",
       ...rows,
       "",
       "Budget (Endpoint against the floor, the same work written by hand on Bun.serve):",
@@ -424,6 +446,7 @@ async function main(onlyMetrics = false): Promise<number> {
       ...budgetLines,
       "",
       "`non-2xx` counts every answer of 300 or more (the denied scenario expects 403 for all of them); `unexpected` counts answers whose status was not the one the scenario expects, plus socket errors.",
+      "`server CPU µs per request` is the server process's user and system time (all threads, from /proc) during a run, divided by the requests it answered; `share of the floor by CPU` is the floor's figure divided by this one. Time the host gives to other work lowers req/s but not this, so when the two shares disagree, the host was busy.",
     ].join("\n");
     writeSection(`Database: ${database.backend}`, report);
     console.log(report);
@@ -456,7 +479,7 @@ function metricsReport(runs: Map<string, Run[]>, loadBefore: string, loadAfter: 
     if (!on || !off) continue;
     const row = (label: string, list: Run[]) => {
       const rps = list.map((r) => r.requestsPerSecond);
-      return `| ${name} | ${label} | ${Math.round(median(rps)).toLocaleString("en")} (${Math.round(Math.min(...rps)).toLocaleString("en")}–${Math.round(Math.max(...rps)).toLocaleString("en")}) | ${spread(rps).toFixed(1)} % | ${median(list.map(perRequest)).toFixed(2)} | ${median(list.map((r) => r.p50)).toFixed(2)} | ${median(list.map((r) => r.p99)).toFixed(2)} |`;
+      return `| ${name} | ${label} | ${Math.round(median(rps)).toLocaleString("en")} (${Math.round(Math.min(...rps)).toLocaleString("en")}–${Math.round(Math.max(...rps)).toLocaleString("en")}) | ${spread(rps).toFixed(1)} % | ${median(list.map(perRequest)).toFixed(2)} | ${median(list.map((r) => r.cpuPerRequest)).toFixed(2)} | ${median(list.map((r) => r.p50)).toFixed(2)} | ${median(list.map((r) => r.p99)).toFixed(2)} |`;
     };
     rows.push(row("on", on), row("off", off));
     const rpsOn = median(on.map((r) => r.requestsPerSecond));
@@ -469,8 +492,9 @@ function metricsReport(runs: Map<string, Run[]>, loadBefore: string, loadAfter: 
     const within = !sameSign || Math.abs(share) <= noise;
     const p50 = (median(on.map((r) => r.p50)) - median(off.map((r) => r.p50))) * 1000;
     const p99 = (median(on.map((r) => r.p99)) - median(off.map((r) => r.p99))) * 1000;
+    const cpuCost = median(on.map((r) => r.cpuPerRequest)) - median(off.map((r) => r.cpuPerRequest));
     lines.push(
-      `- ${name}: metrics on ${signed(cost, 2)} µs per request (${Math.abs(share).toFixed(1)} % ${share >= 0 ? "fewer" : "more"} req/s), p50 ${signed(p50, 0)} µs, p99 ${signed(p99, 0)} µs; ` +
+      `- ${name}: metrics on ${signed(cost, 2)} µs per request (${Math.abs(share).toFixed(1)} % ${share >= 0 ? "fewer" : "more"} req/s), ${signed(cpuCost, 2)} µs of server CPU per request, p50 ${signed(p50, 0)} µs, p99 ${signed(p99, 0)} µs; ` +
         `per round ${paired.map((d) => signed(d, 2)).join(", ")} µs; ${within ? `within noise (req/s spread up to ${noise.toFixed(1)} %)` : `larger than the noise (req/s spread up to ${noise.toFixed(1)} %)`}`,
     );
   }
@@ -480,8 +504,8 @@ function metricsReport(runs: Map<string, Run[]>, loadBefore: string, loadAfter: 
       `Two Endpoint processes in production mode with request logging on, one with bench/endpoint.yaml (server.metrics on, the default) and one with bench/endpoint-metrics-off.yaml (server.metrics: off, otherwise the same), ${embedded ? "each on its own copy of the fixture database" : "sharing the fixture database"}. ` +
       `Load average (1, 5, 15 min) ${loadBefore} before the rounds, ${loadAfter} after.`,
     "",
-    "| scenario | metrics | req/s median (min–max) | req/s spread | µs per request (1e6 ÷ req/s) | p50 ms | p99 ms |",
-    "|---|---|---|---|---|---|---|",
+    "| scenario | metrics | req/s median (min–max) | req/s spread | µs per request (1e6 ÷ req/s) | server CPU µs per request | p50 ms | p99 ms |",
+    "|---|---|---|---|---|---|---|---|",
     ...rows,
     "",
     "What metrics on costs (on minus off; µs per request from the medians, then each round's pair):",
