@@ -23,7 +23,10 @@ export type RefusalReason =
   | "token_route_limit"
   | "not_a_member"
   | "csrf"
-  | "sudo";
+  | "sudo"
+  // Said by Endpoint's own sign-in handlers (HandlerContext.refusedAs), not by the guard:
+  | "wrong_password"
+  | "wrong_code";
 
 export type Decision =
   | { outcome: "allow"; because: string }

@@ -5,6 +5,7 @@ import type { Static, TSchema } from "elysia";
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.ts";
 import type { Actor } from "../accounts/audit.ts";
+import type { RefusalReason } from "../auth/guard.ts";
 import type { Principal } from "../auth/principal.ts";
 import { HANDLER_MARK, hasHandlerMark } from "../config/handler-mark.ts";
 import type { Config } from "../config/schema.ts";
@@ -39,6 +40,11 @@ export interface HandlerContext<Params, Query, Body, Caller extends Principal | 
   log: Logger;
   request: Request;
   requestId: string;
+  /**
+   * Name why this handler answers 401 or 403 (a wrong password, a wrong code), for `endpoint_auth_failures_total`:
+   * one of a fixed set, so the label stays bounded. A 401 or 403 a handler does not name counts as `other`.
+   */
+  refusedAs(reason: RefusalReason): void;
 }
 
 type Input<S> = S extends TSchema ? Static<S> : undefined;

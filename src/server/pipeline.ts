@@ -8,7 +8,7 @@ import { actorFor } from "../auth/actor.ts";
 import type { AuthResult, Authenticator } from "../auth/authenticator.ts";
 import type { PasswordChecker } from "../auth/password-check.ts";
 import { foreignOrigin, presentedCsrfToken, secretsEqual } from "../auth/csrf.ts";
-import { decide } from "../auth/guard.ts";
+import { type RefusalReason, decide } from "../auth/guard.ts";
 import type { Config } from "../config/schema.ts";
 import { isCreated } from "../handlers/created.ts";
 import { html, isHtmlPage } from "../handlers/html.ts";
@@ -179,7 +179,7 @@ function admitted(
   // GET and HEAD: no body, no form, no CSRF check (safe methods change nothing).
   const fail = (error: unknown) => renderFailure(error, services.log, facts, asHtml, pageCaller(auth, entry, services.config));
   try {
-    const context = new RequestContext(entry, services, request, facts.requestId, auth.principal, auth.session ?? null, undefined);
+    const context = new RequestContext(entry, services, request, facts, auth.principal, auth.session ?? null, undefined);
     context.params = validateParams(entry, params);
     context.query = validateQuery(entry, request);
     const value = entry.handler.handle(context);
@@ -238,7 +238,7 @@ async function withBody(
         auth.session.authenticatedAt = Date.now();
       }
     }
-    const context = new RequestContext(entry, services, request, facts.requestId, auth.principal, auth.session ?? null, form);
+    const context = new RequestContext(entry, services, request, facts, auth.principal, auth.session ?? null, form);
     context.params = validateParams(entry, params);
     context.query = validateQuery(entry, request);
     if (entry.validators.body) context.body = await readBody(entry, request, services.config.server);
@@ -273,19 +273,27 @@ class RequestContext implements HandlerContext<unknown, unknown, unknown> {
   #actor: Actor | null | undefined;
   #log: Logger | undefined;
 
+  readonly requestId: string;
+
   constructor(
     private readonly entry: Route,
     private readonly pipeline: RouteServices,
     readonly request: Request,
-    readonly requestId: string,
+    private readonly facts: RequestFacts,
     readonly caller: Principal | null,
     readonly session: NonNullable<AuthResult["session"]> | null,
     readonly form: InputFields | undefined,
   ) {
+    this.requestId = facts.requestId;
     this.db = pipeline.db;
     this.services = pipeline.endpoint;
     this.config = pipeline.config;
   }
+
+  /** An arrow, so a handler may destructure it from its context like the other members. */
+  readonly refusedAs = (reason: RefusalReason): void => {
+    this.facts.refusalReason = reason;
+  };
 
   get searchParams(): InputFields {
     return (this.#searchParams ??= queryFields(this.request));

@@ -250,10 +250,18 @@ for (const backend of testBackends()) {
       return { secret, codes };
     }
 
+    /** endpoint_auth_failures_total by reason, as a scraper reads it from /metrics. */
+    const signInFailures = async () => {
+      const { token } = await server.tokenFor("scraper", { name: `scrape-${crypto.randomUUID()}` });
+      const text = await (await server.request("/metrics", { token })).text();
+      const count = (reason: string) => Number(new RegExp(`^endpoint_auth_failures_total\\{reason="${reason}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+      return { csrf: count("csrf"), wrong_code: count("wrong_code"), other: count("other") };
+    };
     beforeAll(async () => {
       server = await startTestEndpoint(backend);
       await server.addUser("joe", ["users"]);
       await server.addUser("kim");
+      await server.addUser("scraper", ["metrics"]);
     });
     afterAll(() => server?.close());
 
@@ -270,12 +278,20 @@ for (const backend of testBackends()) {
       const refused = await server.request("/account", { cookie: first.challenge!, headers: { accept: "text/html" } });
       expect(refused.status).toBe(302);
       // CSRF on the second step: a forged token or another site's form is refused, and nothing is spent.
+      const failuresBefore = await signInFailures();
       const forged = await codeStep(first.challenge!, oathtool(secret, t0), { badCsrf: true });
       expect(forged.response.status).toBe(403);
       const foreign = await codeStep(first.challenge!, oathtool(secret, t0), { origin: "https://evil.example" });
       expect(foreign.response.status).toBe(403);
       const wrongCode = await codeStep(first.challenge!, "000000");
       expect(wrongCode.response.status).toBe(401);
+      // /metrics counts each under its reason (endpoint_auth_failures_total), none as "other".
+      const failuresAfter = await signInFailures();
+      expect({
+        csrf: failuresAfter.csrf - failuresBefore.csrf,
+        wrong_code: failuresAfter.wrong_code - failuresBefore.wrong_code,
+        other: failuresAfter.other - failuresBefore.other,
+      }).toEqual({ csrf: 2, wrong_code: 1, other: 0 });
       const good = await codeStep(first.challenge!, oathtool(secret, t0));
       expect(good.page).toContain('autocomplete="one-time-code"');
       expect(good.response.status).toBe(303);

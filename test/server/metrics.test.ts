@@ -139,6 +139,17 @@ for (const backend of testBackends()) {
           headers: { origin: server.origin, "content-type": "application/json", ...(csrf ? { "x-csrf-token": session.csrfToken } : {}) },
           body: JSON.stringify({ name: "laptop" }),
         });
+      // The sign-in form, posted with a wrong password, and once without the form's CSRF cookie.
+      const form = await server.request("/login");
+      const loginCsrf = form.headers.getSetCookie().find((c) => c.startsWith("endpoint_login_csrf="))!.split(";")[0]!;
+      const field = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+      const signIn = (cookie: string | undefined) =>
+        server.request("/login", {
+          method: "POST",
+          cookie,
+          headers: { origin: server.origin, "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ username: "joe", password: "not joe's password", _csrf: field }).toString(),
+        });
       const refusals: Array<[string, Promise<Response>, number]> = [
         ["no_credentials", server.request("/whoami"), 401],
         ["invalid_credentials", server.request("/whoami", { token: "ept_not-a-token" }), 401],
@@ -148,6 +159,8 @@ for (const backend of testBackends()) {
         ["not_a_member", server.request("/metrics", { token: joe }), 403],
         ["csrf", post(fresh, false), 403],
         ["sudo", post(stale, true), 403],
+        ["wrong_password", signIn(loginCsrf), 401],
+        ["csrf", signIn(undefined), 403],
       ];
       const answered: Array<[string, number]> = [];
       for (const [reason, response] of refusals) answered.push([reason, (await response).status]);

@@ -85,6 +85,7 @@ export function mfaLoginRoutes(config: Config): Route[] {
           const formToken = context.form?.get("_csrf");
           if (foreign || !cookieToken || !formToken || !secretsEqual(cookieToken, formToken)) {
             log.warn("login_csrf_rejected", { reason: foreign ?? "missing or wrong form token", client: clientAddress, step: "mfa" });
+            context.refusedAs("csrf");
             return page(context, challenge, 403, "Your sign-in form expired or came from another site. Please try again.");
           }
           if (!code || code.length > 64) return page(context, challenge, 400, "Enter the code.");
@@ -101,6 +102,7 @@ export function mfaLoginRoutes(config: Config): Route[] {
             const result = await verifySecondFactor(db, mfaKeys, challenge.user, code);
             if (!result.ok) {
               log.warn("login_failed", { username, client: address, reason: "wrong code" });
+              context.refusedAs("wrong_code");
               return page(context, challenge, 401, "That code is not right, or was already used.");
             }
             if (result.via === "recovery") log.info("mfa_recovery_code_used", { username, client: address, left: result.recoveryCodesLeft });
@@ -112,6 +114,7 @@ export function mfaLoginRoutes(config: Config): Route[] {
             } catch (error) {
               if (!(error instanceof EndpointError)) throw error;
               log.warn("login_failed", { username, client: address, reason: "wrong code at enrolment" });
+              context.refusedAs("wrong_code");
               return page(context, challenge, 401, error.message);
             }
           }
