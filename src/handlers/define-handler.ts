@@ -42,7 +42,8 @@ export interface HandlerContext<Params, Query, Body, Caller extends Principal | 
   requestId: string;
   /**
    * Name why this handler answers 401 or 403 (a wrong password, a wrong code), for `endpoint_auth_failures_total`:
-   * one of a fixed set, so the label stays bounded. A 401 or 403 a handler does not name counts as `other`.
+   * one of a fixed set, so the label stays bounded. A 401 or 403 a handler does not name counts as `other`. Call it
+   * on the context (`context.refusedAs("wrong_password")`): it is a method.
    */
   refusedAs(reason: RefusalReason): void;
 }

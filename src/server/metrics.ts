@@ -84,8 +84,8 @@ export class EndpointMetrics {
     const requests = counts.requests.get(key);
     if (requests) requests.count++;
     else counts.requests.set(key, { method: methodNumber ? method : "other", status: String(status), count: 1 });
-    // A 401 or 403 the guard, the CSRF check or sudo mode gave has its reason; one a handler gave (a wrong password
-    // at sign-in, an admin rule) is "other".
+    // The guard, the CSRF check, sudo mode and the sign-in handlers (context.refusedAs) name their reason; a 401 or
+    // 403 a handler gave without naming one is "other".
     if (status === 401 || status === 403) this.#refusal(refusalReason ?? "other").inc();
   }
 

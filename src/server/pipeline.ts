@@ -290,10 +290,11 @@ class RequestContext implements HandlerContext<unknown, unknown, unknown> {
     this.config = pipeline.config;
   }
 
-  /** An arrow, so a handler may destructure it from its context like the other members. */
-  readonly refusedAs = (reason: RefusalReason): void => {
+  // A method, not an arrow field: a context is made for every admitted request, and a closure per request would be
+  // spent on the few handlers that refuse. Call it on the context (`context.refusedAs(…)`).
+  refusedAs(reason: RefusalReason): void {
     this.facts.refusalReason = reason;
-  };
+  }
 
   get searchParams(): InputFields {
     return (this.#searchParams ??= queryFields(this.request));

@@ -52,7 +52,8 @@ export function loginRoutes(config: Config): Route[] {
       access: anyone(["session"]),
       description: "Sign in with a username and password (form post)",
       handler: defineHandler({
-        async handle({ request, form, log, clientAddress, services, refusedAs }) {
+        async handle(context) {
+          const { request, form, log, clientAddress, services } = context;
           const { db, cache, gate } = services;
           let next = "/";
           let username = "";
@@ -72,7 +73,7 @@ export function loginRoutes(config: Config): Route[] {
           const formToken = form?.get("_csrf");
           if (foreign || !cookieToken || !formToken || !secretsEqual(cookieToken, formToken)) {
             log.warn("login_csrf_rejected", { reason: foreign ?? "missing or wrong form token", client: clientAddress });
-            refusedAs("csrf");
+            context.refusedAs("csrf");
             return page(next, 403, "Your sign-in form expired or came from another site. Please try again.");
           }
           if (!username || !password || username.length > 64 || password.length > 1024)
@@ -91,7 +92,7 @@ export function loginRoutes(config: Config): Route[] {
           if (!ok || !user || user.disabled) {
             log.warn("login_failed", { username, client: address, reason: !user ? "unknown user" : user.disabled ? "disabled" : "wrong password" });
             // One label for all three, as the page says: /metrics must not tell names that exist from names that do not.
-            refusedAs("wrong_password");
+            context.refusedAs("wrong_password");
             return page(next, 401, WRONG, username);
           }
           // Two-step sign-in: no session yet, only a challenge bound to this browser (see mfa-login.ts).
